@@ -1,0 +1,92 @@
+# kefu: one non-recursive Makefile. `make run` and `make test` are the two commands a new
+# machine needs; both install missing Debian packages first (.ci/deps).
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+CC      ?= cc
+PKGS    := libwebsockets libpcre2-8 sqlite3 jansson libutf8proc opencc
+CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -llinear -lpthread -lm
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wundef -Wvla -fno-common
+STD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+OPT     ?= -g -O2
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+
+B       ?= build
+SRC     := $(sort $(wildcard src/*.c))
+LIB_SRC := $(filter-out src/main.c,$(SRC))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+ALL_CFLAGS = $(STD) $(WARN) $(OPT) -Iinclude $(CFLAGS_PKG) -MMD -MP $(EXTRA_CFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all deps run test unit check-kb asan bench clean lint format install
+
+all: $(B)/kefu
+
+$(B)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/obj/tests/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+$(B)/libkefu.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/kefu: $(B)/obj/main.o $(B)/libkefu.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LIBS_PKG) $(EXTRA_LDFLAGS)
+
+$(B)/tests/%: $(B)/obj/tests/%.o $(B)/libkefu.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(OPT) $(EXTRA_CFLAGS) -o $@ $^ $(LIBS_PKG) -lcmocka $(EXTRA_LDFLAGS)
+
+deps:
+	@.ci/deps
+
+unit: $(UNIT_BIN)
+
+# Every suite prints its own runner's summary; tests/run ends with "N passed, N failed".
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@KEFU_BUILD=$(B) tests/run
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@$(B)/kefu chat --kb kb --intents intents
+
+asan:
+	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	  all unit
+	@KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run
+
+format:
+	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c
+
+lint:
+	@tests/lint
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(B)/obj/main.d $(UNIT_SRC:tests/unit/%.c=$(B)/obj/tests/%.d)

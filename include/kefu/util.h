@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT
+ * Small helpers: reading whole files, listing a directory, UTF-8 validation, clocks. */
+#ifndef KEFU_UTIL_H
+#define KEFU_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads a whole file into a NUL-terminated buffer (caller frees with kf_free).
+ * max: refuse larger files with KF_ELIMIT. */
+int kf_read_file(const char *path, size_t max, char **out, size_t *len);
+/* Lists regular files in dir whose names end with one of the suffixes (NULL-terminated
+ * array), sorted by name, as full paths. *out is a kf_malloc'd array of kf_malloc'd
+ * strings; free with kf_strv_free. Missing directory: KF_ENOTFOUND. */
+int kf_list_dir(const char *dir, const char *const *suffixes, char ***out, size_t *n);
+void kf_strv_free(char **v, size_t n);
+/* Returns 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates), else 0;
+ * *bad (if not NULL) gets the offset of the first invalid byte. */
+int kf_utf8_valid(const char *s, size_t len, size_t *bad);
+/* Monotonic clock in nanoseconds. */
+uint64_t kf_now_ns(void);
+/* Strips a UTF-8 BOM: returns the offset of the text after it (0 or 3). */
+size_t kf_skip_bom(const char *s, size_t len);
+
+#endif
