@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT
+ * The visitor protocol, version 1 (docs/protocol.md): decoding of the frames a visitor sends
+ * (hello, message, choose, feedback, typing) into C structs with stable error codes, and
+ * encoding of the frames kefu sends (welcome, ack, answer, clarify, fallback, handoff, reply,
+ * error). JSON through jansson, which never appears in this interface. No sockets, no store:
+ * the caller decides what a frame means and where the bytes go. */
+#ifndef KEFU_PROTO_H
+#define KEFU_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kefu/err.h"
+
+#define KF_PROTO_VERSION 1
+#define KF_PROTO_MAX_ID 64     /* bytes of a client frame id */
+#define KF_PROTO_MAX_PAGE 1024 /* bytes of hello.page */
+
+/* ---- stable error codes (the "code" of an error frame) ------------------------ */
+
+#define KF_PE_BAD_JSON "bad_json"                 /* not JSON, or not an object */
+#define KF_PE_BAD_UTF8 "bad_utf8"                 /* text frame that is not UTF-8 */
+#define KF_PE_UNSUPPORTED_VERSION "unsupported_version"
+#define KF_PE_UNKNOWN_TYPE "unknown_type"
+#define KF_PE_MISSING_FIELD "missing_field"
+#define KF_PE_BAD_FIELD "bad_field"               /* a field of the wrong type or form */
+#define KF_PE_TOO_LARGE "too_large"               /* frame over max_frame (then close 1009) */
+#define KF_PE_BINARY_FRAME "binary_frame"
+#define KF_PE_OUT_OF_ORDER "out_of_order"         /* e.g. message before hello, hello twice */
+#define KF_PE_RATE_LIMITED "rate_limited"
+#define KF_PE_TOO_MANY_CONNECTIONS "too_many_connections"
+#define KF_PE_EMPTY_MESSAGE "empty_message"
+#define KF_PE_UNKNOWN_ENTRY "unknown_entry"
+#define KF_PE_UNKNOWN_SEQ "unknown_seq"
+#define KF_PE_SHUTTING_DOWN "shutting_down"
+#define KF_PE_INTERNAL "internal"                 /* could not save; resend later */
+
+/* ---- inbound ------------------------------------------------------------------ */
+
+typedef enum {
+    KF_IN_HELLO = 0,
+    KF_IN_MESSAGE,
+    KF_IN_CHOOSE,
+    KF_IN_FEEDBACK,
+    KF_IN_TYPING,
+} kf_in_type;
+
+/* A decoded visitor frame. Strings are borrowed from the frame and valid until
+ * kf_in_frame_cleanup. Absent optional strings are NULL. */
+typedef struct kf_in_frame {
+    kf_in_type type;
+    const char *id; /* the client's id for this frame (echoed in ack/error), or NULL */
+    /* hello */
+    const char *token;
+    const char *lang; /* "zh", "en" or NULL (detect) */
+    const char *page;
+    int64_t last_seq; /* -1 when absent */
+    /* message */
+    const char *text;
+    size_t text_len;
+    /* choose, feedback */
+    const char *entry;
+    int64_t seq; /* feedback: the rated frame; 0 when absent */
+    int helpful; /* feedback: 0 or 1 */
+    int active;  /* typing: 1 typing, 0 stopped */
+    void *priv;  /* private */
+} kf_in_frame;
+
+typedef struct kf_proto_error {
+    const char *code; /* one of KF_PE_* */
+    char message[200];
+    char id[KF_PROTO_MAX_ID + 1]; /* the offending frame's id if it could be read, else "" */
+} kf_proto_error;
+
+/* Call once before any other function (routes jansson's allocations through kf_malloc). */
+void kf_proto_init(void);
+
+/* Decodes one complete text frame. Returns KF_OK (caller calls kf_in_frame_cleanup), or
+ * KF_EPARSE with err filled (nothing to clean up), or KF_ENOMEM. Never trusts len or content:
+ * invalid UTF-8, NUL bytes, duplicate keys and wrong types are all reported. O(len). */
+int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_error *err);
+void kf_in_frame_cleanup(kf_in_frame *f);
+
+/* ---- outbound ----------------------------------------------------------------- */
+
+/* A server frame under construction. seq is added when it is dumped, so the same frame can be
+ * stored first (without seq) and sent once the store has numbered it. */
+typedef struct kf_out kf_out;
+
+typedef struct kf_proto_option {
+    const char *entry; /* entry id */
+    const char *text;  /* button text */
+} kf_proto_option;
+
+/* Each constructor returns a new frame (kf_out_free it) or NULL on ENOMEM. reply_to is the
+ * seq of the visitor frame being answered (0: omitted). Strings are copied. */
+/* welcome: dump it with the conversation's latest seq. */
+kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang);
+kf_out *kf_proto_ack(const char *id, const char *of);
+kf_out *kf_proto_answer(const char *entry, const char *text, const char *lang, int lang_fallback,
+                        const kf_proto_option *prompts, size_t n_prompts, double confidence,
+                        int64_t reply_to);
+kf_out *kf_proto_clarify(const char *text, const kf_proto_option *options, size_t n,
+                         int64_t reply_to);
+kf_out *kf_proto_fallback(const char *text, int64_t reply_to);
+kf_out *kf_proto_handoff(const char *reason, int urgent, const char *text, int64_t reply_to);
+kf_out *kf_proto_reply(const char *rule, const char *text, int64_t reply_to);
+/* id may be NULL or "". */
+kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id);
+/* Extra fields, for frames that need them (0 or KF_ENOMEM). */
+int kf_out_set_int(kf_out *o, const char *key, int64_t v);
+int kf_out_set_str(kf_out *o, const char *key, const char *v);
+void kf_out_free(kf_out *o);
+/* The frame's "type" (borrowed). */
+const char *kf_out_type(const kf_out *o);
+
+/* Serialises with "v" and "seq": returns a kf_malloc'd buffer whose JSON text starts after
+ * headroom bytes (for a transport's header, e.g. LWS_PRE) and is *len bytes long, NUL-
+ * terminated. NULL on ENOMEM. */
+char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len);
+/* Serialises without seq, for the store. kf_malloc'd string or NULL. */
+char *kf_out_dump_stored(const kf_out *o);
+/* A stored frame (from kf_out_dump_stored) made ready to send again, with its seq and
+ * "replay": true, in the layout of kf_out_dump. NULL if stored is not a JSON object or ENOMEM. */
+char *kf_proto_restore(const char *stored, int64_t seq, size_t headroom, size_t *len);
+/* The replay form of a visitor's own frame: an ack that carries what the visitor sent
+ * (text, entry), so a widget reloading a page can show its side of the conversation. */
+char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *text,
+                    const char *entry, size_t headroom, size_t *len);
+
+#endif

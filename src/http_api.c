@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT
+ * The HTTP endpoints that are not files: GET /healthz (JSON status, 503 while stopping) and
+ * GET /metrics (Prometheus text format 0.0.4). Both are lws callback mounts; the body is
+ * built when the request arrives and written in one HTTP_WRITEABLE. */
+#include "server_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "kefu/buf.h"
+#include "kefu/mem.h"
+
+typedef struct kf_http_pss {
+    char *body;
+    size_t len;
+} kf_http_pss;
+
+size_t kf_http_api_pss_size(void)
+{
+    return sizeof(kf_http_pss);
+}
+
+const double kf_server__lat_bounds[KF_LAT_BUCKETS] = {
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1, 1e300,
+};
+
+static int metrics(kf_server *s, kf_buf *b)
+{
+    const kf_metrics *m = &s->m;
+    static const char *const dec[] = {"answer", "clarify", "fallback", "handoff", "reply"};
+    int rc = 0;
+
+    rc |= kf_buf_printf(b,
+                        "# HELP kefu_connections Open visitor WebSocket connections.\n"
+                        "# TYPE kefu_connections gauge\nkefu_connections %zu\n"
+                        "# HELP kefu_connections_total Visitor connections accepted.\n"
+                        "# TYPE kefu_connections_total counter\nkefu_connections_total %llu\n"
+                        "# HELP kefu_connections_rejected_total Handshakes refused (origin).\n"
+                        "# TYPE kefu_connections_rejected_total counter\n"
+                        "kefu_connections_rejected_total %llu\n"
+                        "# HELP kefu_connections_closed_total Connections closed by kefu.\n"
+                        "# TYPE kefu_connections_closed_total counter\n"
+                        "kefu_connections_closed_total{reason=\"slow_reader\"} %llu\n"
+                        "kefu_connections_closed_total{reason=\"too_large\"} %llu\n"
+                        "# HELP kefu_messages_total Visitor messages matched.\n"
+                        "# TYPE kefu_messages_total counter\nkefu_messages_total %llu\n"
+                        "# HELP kefu_frames_out_total Conversation frames sent live.\n"
+                        "# TYPE kefu_frames_out_total counter\nkefu_frames_out_total %llu\n"
+                        "# HELP kefu_decisions_total Bot decisions by kind.\n"
+                        "# TYPE kefu_decisions_total counter\n",
+                        s->n_conns, (unsigned long long)m->conns_total,
+                        (unsigned long long)m->conns_rejected, (unsigned long long)m->closed_slow,
+                        (unsigned long long)m->closed_too_large,
+                        (unsigned long long)m->messages_in, (unsigned long long)m->frames_out);
+    for (int i = 0; i < 5; i++)
+        rc |= kf_buf_printf(b, "kefu_decisions_total{decision=\"%s\"} %llu\n", dec[i],
+                            (unsigned long long)m->decisions[i]);
+    rc |= kf_buf_puts(b, "# HELP kefu_match_seconds Time to match one message.\n"
+                         "# TYPE kefu_match_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int i = 0; i < KF_LAT_BUCKETS; i++) {
+        cum += m->lat_buckets[i];
+        if (i == KF_LAT_BUCKETS - 1)
+            rc |= kf_buf_printf(b, "kefu_match_seconds_bucket{le=\"+Inf\"} %llu\n",
+                                (unsigned long long)cum);
+        else
+            rc |= kf_buf_printf(b, "kefu_match_seconds_bucket{le=\"%g\"} %llu\n",
+                                kf_server__lat_bounds[i], (unsigned long long)cum);
+    }
+    rc |= kf_buf_printf(b,
+                        "kefu_match_seconds_sum %.9f\nkefu_match_seconds_count %llu\n"
+                        "# HELP kefu_reloads_total Knowledge reloads by result.\n"
+                        "# TYPE kefu_reloads_total counter\n"
+                        "kefu_reloads_total{result=\"ok\"} %llu\n"
+                        "kefu_reloads_total{result=\"failed\"} %llu\n"
+                        "# HELP kefu_knowledge_entries FAQ entries in the serving snapshot.\n"
+                        "# TYPE kefu_knowledge_entries gauge\nkefu_knowledge_entries %zu\n"
+                        "# HELP kefu_errors_total Error frames sent, by code.\n"
+                        "# TYPE kefu_errors_total counter\n",
+                        m->lat_sum, (unsigned long long)m->lat_count,
+                        (unsigned long long)m->reloads_ok, (unsigned long long)m->reloads_failed,
+                        kf_engine_kb(s->engine)->n_entries);
+    for (int i = 0; i < KF_N_ERROR_CODES; i++)
+        rc |= kf_buf_printf(b, "kefu_errors_total{code=\"%s\"} %llu\n", kf_server__error_codes[i],
+                            (unsigned long long)m->errors[i]);
+    return rc ? KF_ENOMEM : KF_OK;
+}
+
+static int respond(struct lws *wsi, kf_http_pss *p, int status, const char *type)
+{
+    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *q = start,
+                                       *end = hdr + sizeof(hdr) - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned int)status, type, (lws_filepos_t)p->len, &q,
+                                    end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                     (const unsigned char *)"no-store", 8, &q, end) ||
+        lws_finalize_write_http_header(wsi, start, &q, end))
+        return 1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    kf_http_pss *p = user;
+    kf_server *s = kf_server__get(wsi);
+    char uri[64];
+    kf_buf b;
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP: {
+        int status = 200;
+        const char *type = "application/json";
+        kf_buf_init(&b);
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) {
+            lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
+            return -1;
+        }
+        if (!strcmp(uri, "/metrics")) {
+            type = "text/plain; version=0.0.4; charset=utf-8";
+            if (metrics(s, &b)) {
+                kf_buf_cleanup(&b);
+                return -1;
+            }
+        } else if (!strcmp(uri, "/healthz")) {
+            status = s->stopping ? 503 : 200;
+            if (kf_buf_printf(&b,
+                              "{\"status\":\"%s\",\"connections\":%zu,\"entries\":%zu,"
+                              "\"reloads_failed\":%llu}\n",
+                              s->stopping ? "stopping" : "ok", s->n_conns,
+                              kf_engine_kb(s->engine)->n_entries,
+                              (unsigned long long)s->m.reloads_failed)) {
+                kf_buf_cleanup(&b);
+                return -1;
+            }
+        } else {
+            lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+            return -1;
+        }
+        p->len = b.len;
+        p->body = kf_buf_take(&b);
+        if (!p->body)
+            return -1;
+        return respond(wsi, p, status, type) ? -1 : 0;
+    }
+    case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (!p->body)
+            break;
+        /* lws_write needs LWS_PRE bytes in front of the data even for HTTP bodies. */
+        unsigned char *buf = kf_malloc(LWS_PRE + p->len + 1);
+        if (!buf)
+            return -1;
+        memcpy(buf + LWS_PRE, p->body, p->len);
+        int n = lws_write(wsi, buf + LWS_PRE, p->len, LWS_WRITE_HTTP_FINAL);
+        kf_free(buf);
+        kf_free(p->body);
+        p->body = NULL;
+        if (n < (int)p->len)
+            return -1;
+        if (lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (p) {
+            kf_free(p->body);
+            p->body = NULL;
+        }
+        break;
+    default:
+        break;
+    }
+    (void)in;
+    (void)len;
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}

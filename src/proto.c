@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: MIT
+ * Visitor protocol v1 with jansson: strict decoding with stable error codes, and frame
+ * encoding. The meaning of the frames (what to store, what to answer) is ws_visitor.c's. */
+#include "kefu/proto.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kefu/mem.h"
+#include "kefu/util.h"
+
+struct kf_out {
+    json_t *obj;
+};
+
+static void *j_malloc(size_t n)
+{
+    return kf_malloc(n);
+}
+
+static void j_free(void *p)
+{
+    kf_free(p);
+}
+
+void kf_proto_init(void)
+{
+    json_set_alloc_funcs(j_malloc, j_free);
+}
+
+/* ---- decoding ----------------------------------------------------------------- */
+
+static int fail(kf_proto_error *err, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(kf_proto_error *err, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return KF_EPARSE;
+}
+
+/* Optional string field: absent is fine; present must be a string of at most max bytes. */
+static int opt_str(json_t *o, const char *key, size_t max, const char **out, kf_proto_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return KF_OK;
+    if (!json_is_string(v))
+        return fail(err, KF_PE_BAD_FIELD, "'%s' must be a string", key);
+    if (json_string_length(v) > max)
+        return fail(err, KF_PE_BAD_FIELD, "'%s' is longer than %zu bytes", key, max);
+    *out = json_string_value(v);
+    return KF_OK;
+}
+
+static int req_str(json_t *o, const char *key, size_t max, const char **out, kf_proto_error *err)
+{
+    int rc = opt_str(o, key, max, out, err);
+    if (rc == KF_OK && !*out)
+        return fail(err, KF_PE_MISSING_FIELD, "'%s' is required", key);
+    return rc;
+}
+
+static int opt_seq(json_t *o, const char *key, int64_t *out, kf_proto_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return KF_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return fail(err, KF_PE_BAD_FIELD, "'%s' must be an integer >= 0", key);
+    *out = (int64_t)json_integer_value(v);
+    return KF_OK;
+}
+
+static int decode_fields(json_t *root, kf_in_frame *f, kf_proto_error *err)
+{
+    const char *type = NULL;
+    json_t *v;
+    int rc;
+
+    v = json_object_get(root, "v");
+    if (v && !(json_is_integer(v) && json_integer_value(v) == KF_PROTO_VERSION))
+        return fail(err, KF_PE_UNSUPPORTED_VERSION, "this server speaks protocol version %d",
+                    KF_PROTO_VERSION);
+    if ((rc = req_str(root, "type", 32, &type, err)))
+        return rc;
+    if ((rc = opt_str(root, "id", KF_PROTO_MAX_ID, &f->id, err)))
+        return rc;
+    f->last_seq = -1;
+    if (!strcmp(type, "hello")) {
+        f->type = KF_IN_HELLO;
+        if ((rc = opt_str(root, "token", 64, &f->token, err)) ||
+            (rc = opt_str(root, "lang", 8, &f->lang, err)) ||
+            (rc = opt_str(root, "page", KF_PROTO_MAX_PAGE, &f->page, err)) ||
+            (rc = opt_seq(root, "last_seq", &f->last_seq, err)))
+            return rc;
+        if (f->lang && !strcmp(f->lang, "auto"))
+            f->lang = NULL;
+        if (f->lang && strcmp(f->lang, "zh") && strcmp(f->lang, "en"))
+            return fail(err, KF_PE_BAD_FIELD, "'lang' must be \"zh\", \"en\" or \"auto\"");
+    } else if (!strcmp(type, "message")) {
+        f->type = KF_IN_MESSAGE;
+        if ((rc = req_str(root, "text", SIZE_MAX, &f->text, err)))
+            return rc;
+        f->text_len = json_string_length(json_object_get(root, "text"));
+    } else if (!strcmp(type, "choose")) {
+        f->type = KF_IN_CHOOSE;
+        if ((rc = req_str(root, "entry", 128, &f->entry, err)))
+            return rc;
+    } else if (!strcmp(type, "feedback")) {
+        f->type = KF_IN_FEEDBACK;
+        if ((rc = opt_str(root, "entry", 128, &f->entry, err)) ||
+            (rc = opt_seq(root, "seq", &f->seq, err)))
+            return rc;
+        if (!f->entry && f->seq <= 0)
+            return fail(err, KF_PE_MISSING_FIELD, "feedback needs 'seq' or 'entry'");
+        v = json_object_get(root, "helpful");
+        if (!v)
+            return fail(err, KF_PE_MISSING_FIELD, "'helpful' is required");
+        if (!json_is_boolean(v))
+            return fail(err, KF_PE_BAD_FIELD, "'helpful' must be true or false");
+        f->helpful = json_is_true(v);
+    } else if (!strcmp(type, "typing")) {
+        f->type = KF_IN_TYPING;
+        v = json_object_get(root, "active");
+        if (v && !json_is_boolean(v))
+            return fail(err, KF_PE_BAD_FIELD, "'active' must be true or false");
+        f->active = v ? json_is_true(v) : 1;
+    } else {
+        return fail(err, KF_PE_UNKNOWN_TYPE, "unknown frame type '%.40s'", type);
+    }
+    return KF_OK;
+}
+
+int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_error *err)
+{
+    json_t *root = NULL;
+    json_error_t jerr;
+    size_t bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(err, 0, sizeof(*err));
+    if (!kf_utf8_valid(data, len, &bad))
+        return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (json_error_code(&jerr) == json_error_out_of_memory)
+            return KF_ENOMEM;
+        return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fail(err, KF_PE_BAD_JSON, "a frame must be a JSON object");
+    }
+    json_t *id = json_object_get(root, "id");
+    if (json_is_string(id) && json_string_length(id) <= KF_PROTO_MAX_ID)
+        snprintf(err->id, sizeof(err->id), "%s", json_string_value(id));
+    if (decode_fields(root, out, err)) {
+        json_decref(root);
+        memset(out, 0, sizeof(*out));
+        return KF_EPARSE;
+    }
+    out->priv = root;
+    return KF_OK;
+}
+
+void kf_in_frame_cleanup(kf_in_frame *f)
+{
+    if (!f)
+        return;
+    json_decref(f->priv);
+    memset(f, 0, sizeof(*f));
+}
+
+/* ---- encoding ----------------------------------------------------------------- */
+
+static kf_out *out_new(const char *type)
+{
+    kf_out *o = kf_malloc(sizeof(*o));
+    if (!o)
+        return NULL;
+    o->obj = json_object();
+    if (!o->obj || json_object_set_new(o->obj, "type", json_string(type))) {
+        json_decref(o->obj);
+        kf_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+void kf_out_free(kf_out *o)
+{
+    if (!o)
+        return;
+    json_decref(o->obj);
+    kf_free(o);
+}
+
+const char *kf_out_type(const kf_out *o)
+{
+    return json_string_value(json_object_get(o->obj, "type"));
+}
+
+int kf_out_set_int(kf_out *o, const char *key, int64_t v)
+{
+    return json_object_set_new(o->obj, key, json_integer((json_int_t)v)) ? KF_ENOMEM : KF_OK;
+}
+
+int kf_out_set_str(kf_out *o, const char *key, const char *v)
+{
+    if (!v)
+        return KF_OK;
+    /* json_string refuses invalid UTF-8: a knowledge file is validated at load, so this can
+     * only be an allocation failure. */
+    return json_object_set_new(o->obj, key, json_string(v)) ? KF_ENOMEM : KF_OK;
+}
+
+static int set_bool(kf_out *o, const char *key, int v)
+{
+    return json_object_set_new(o->obj, key, json_boolean(v)) ? KF_ENOMEM : KF_OK;
+}
+
+static int set_options(kf_out *o, const char *key, const kf_proto_option *opt, size_t n)
+{
+    json_t *arr = json_array();
+    if (!arr)
+        return KF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_pack("{s:s, s:s}", "entry", opt[i].entry, "text", opt[i].text);
+        if (!it || json_array_append_new(arr, it)) {
+            json_decref(arr);
+            return KF_ENOMEM;
+        }
+    }
+    return json_object_set_new(o->obj, key, arr) ? KF_ENOMEM : KF_OK;
+}
+
+static kf_out *finish(kf_out *o, int rc)
+{
+    if (rc) {
+        kf_out_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int set_reply_to(kf_out *o, int64_t reply_to)
+{
+    return reply_to > 0 ? kf_out_set_int(o, "reply_to", reply_to) : KF_OK;
+}
+
+kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang)
+{
+    kf_out *o = out_new("welcome");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "token", token);
+    rc = rc ? rc : set_bool(o, "resumed", resumed);
+    rc = rc ? rc : kf_out_set_str(o, "lang", lang && *lang ? lang : NULL);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_ack(const char *id, const char *of)
+{
+    kf_out *o = out_new("ack");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "of", of);
+    rc = rc ? rc : kf_out_set_str(o, "id", id && *id ? id : NULL);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_answer(const char *entry, const char *text, const char *lang, int lang_fallback,
+                        const kf_proto_option *prompts, size_t n_prompts, double confidence,
+                        int64_t reply_to)
+{
+    kf_out *o = out_new("answer");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "entry", entry);
+    rc = rc ? rc : kf_out_set_str(o, "text", text);
+    rc = rc ? rc : kf_out_set_str(o, "lang", lang);
+    rc = rc ? rc : (lang_fallback ? set_bool(o, "lang_fallback", 1) : KF_OK);
+    rc = rc ? rc : set_options(o, "prompts", prompts, n_prompts);
+    rc = rc ? rc
+            : (json_object_set_new(o->obj, "confidence",
+                                   json_real((double)(int)(confidence * 1000 + 0.5) / 1000))
+                   ? KF_ENOMEM
+                   : KF_OK);
+    rc = rc ? rc : set_reply_to(o, reply_to);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_clarify(const char *text, const kf_proto_option *options, size_t n,
+                         int64_t reply_to)
+{
+    kf_out *o = out_new("clarify");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "text", text);
+    rc = rc ? rc : set_options(o, "options", options, n);
+    rc = rc ? rc : set_reply_to(o, reply_to);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_fallback(const char *text, int64_t reply_to)
+{
+    kf_out *o = out_new("fallback");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "text", text);
+    rc = rc ? rc : set_reply_to(o, reply_to);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_handoff(const char *reason, int urgent, const char *text, int64_t reply_to)
+{
+    kf_out *o = out_new("handoff");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "reason", reason ? reason : "asked");
+    rc = rc ? rc : set_bool(o, "urgent", urgent);
+    rc = rc ? rc : kf_out_set_str(o, "text", text);
+    rc = rc ? rc : set_reply_to(o, reply_to);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_reply(const char *rule, const char *text, int64_t reply_to)
+{
+    kf_out *o = out_new("reply");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "rule", rule);
+    rc = rc ? rc : kf_out_set_str(o, "text", text);
+    rc = rc ? rc : set_reply_to(o, reply_to);
+    return finish(o, rc);
+}
+
+kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id)
+{
+    kf_out *o = out_new("error");
+    if (!o)
+        return NULL;
+    int rc = kf_out_set_str(o, "code", code);
+    rc = rc ? rc : kf_out_set_str(o, "message", message);
+    rc = rc ? rc : kf_out_set_str(o, "id", id && *id ? id : NULL);
+    return finish(o, rc);
+}
+
+/* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
+ * insertion order (jansson >= 2.8 keeps it), so frames read naturally. */
+static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
+{
+    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    if (need == 0)
+        return NULL;
+    char *buf = kf_malloc(headroom + need + 1);
+    if (!buf)
+        return NULL;
+    size_t n = json_dumpb(obj, buf + headroom, need, JSON_COMPACT);
+    if (n != need) {
+        kf_free(buf);
+        return NULL;
+    }
+    buf[headroom + n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* {"v":1,"type":...,"seq":N,...}: v and type first, then seq, then the frame's fields. */
+static json_t *with_seq(json_t *src, int64_t seq, int replay)
+{
+    json_t *o = json_object();
+    const char *key;
+    json_t *val;
+    if (!o || json_object_set_new(o, "v", json_integer(KF_PROTO_VERSION)) ||
+        json_object_set(o, "type", json_object_get(src, "type")) ||
+        json_object_set_new(o, "seq", json_integer((json_int_t)seq)))
+        goto fail;
+    json_object_foreach(src, key, val)
+    {
+        if (!strcmp(key, "type") || !strcmp(key, "v") || !strcmp(key, "seq") ||
+            !strcmp(key, "replay"))
+            continue;
+        if (json_object_set(o, key, val))
+            goto fail;
+    }
+    if (replay && json_object_set_new(o, "replay", json_true()))
+        goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
+}
+
+char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
+{
+    json_t *j = with_seq(o->obj, seq, 0);
+    if (!j)
+        return NULL;
+    char *s = dump_with_headroom(j, headroom, len);
+    json_decref(j);
+    return s;
+}
+
+char *kf_out_dump_stored(const kf_out *o)
+{
+    return json_dumps(o->obj, JSON_COMPACT);
+}
+
+char *kf_proto_restore(const char *stored, int64_t seq, size_t headroom, size_t *len)
+{
+    json_t *src = json_loads(stored, 0, NULL);
+    if (!src || !json_is_object(src) || !json_is_string(json_object_get(src, "type"))) {
+        json_decref(src);
+        return NULL;
+    }
+    json_t *j = with_seq(src, seq, 1);
+    json_decref(src);
+    if (!j)
+        return NULL;
+    char *s = dump_with_headroom(j, headroom, len);
+    json_decref(j);
+    return s;
+}
+
+char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *text,
+                    const char *entry, size_t headroom, size_t *len)
+{
+    char *s = NULL;
+    kf_out *o = kf_proto_ack(id, of);
+    if (!o)
+        return NULL;
+    if (kf_out_set_str(o, "text", text) || kf_out_set_str(o, "entry", entry))
+        goto out;
+    json_t *j = with_seq(o->obj, seq, 1);
+    if (j) {
+        s = dump_with_headroom(j, headroom, len);
+        json_decref(j);
+    }
+out:
+    kf_out_free(o);
+    return s;
+}

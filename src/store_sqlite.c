@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT
+ * The embedded SQLite backend of the store interface (store.h). One connection, used only by
+ * the event-loop thread; every statement is prepared once at open and reset after use.
+ *
+ * Durability. The database runs in WAL mode. A transaction is committed before the call
+ * returns, and the server acknowledges a visitor's frame only after that return. In WAL mode a
+ * committed transaction is in the WAL file when COMMIT returns, so it survives a crash or
+ * `kill -9` of kefu at any `synchronous` level. synchronous=NORMAL (our default) skips the
+ * fsync of each commit, so the last commits can be lost on power loss or a kernel crash;
+ * `db_synchronous = full` fsyncs every commit and survives those too, at the price of one
+ * fsync per message. NORMAL is the default because kefu's promise is "nothing acknowledged
+ * is lost when kefu dies", and an operator who needs power-loss safety can say so.
+ *
+ * Session tokens are stored as they are, not hashed. They are 128 random bits, so a hash
+ * would only protect them from someone who can already read this file, and this file holds
+ * every transcript the token would unlock anyway; we have no SHA-256 in our dependencies and
+ * a home-made or non-cryptographic hash would add nothing. Protect the database file (mode
+ * 0600, backups included) as the secret holder it is. */
+#include "kefu/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kefu/log.h"
+#include "kefu/mem.h"
+
+#define SCHEMA_VERSION 1
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS conversations("
+    " id INTEGER PRIMARY KEY,"
+    " token TEXT NOT NULL UNIQUE,"
+    " created INTEGER NOT NULL,"
+    " lang TEXT NOT NULL DEFAULT '',"
+    " page TEXT,"
+    " state TEXT NOT NULL DEFAULT 'bot',"
+    " last_seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS messages("
+    " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " seq INTEGER NOT NULL,"
+    " dir TEXT NOT NULL CHECK (dir IN ('in', 'out')),"
+    " kind TEXT NOT NULL,"
+    " client_id TEXT,"
+    " text TEXT,"
+    " entry TEXT,"
+    " frame TEXT,"
+    " created INTEGER NOT NULL,"
+    " PRIMARY KEY (conv_id, seq)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages(conv_id, client_id)"
+    " WHERE client_id IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS feedback("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " seq INTEGER NOT NULL,"
+    " ref_seq INTEGER,"
+    " entry TEXT,"
+    " helpful INTEGER NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS events("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER,"
+    " kind TEXT NOT NULL,"
+    " detail TEXT,"
+    " created INTEGER NOT NULL);";
+
+enum {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_CONV_INSERT,
+    ST_CONV_FIND,
+    ST_CONV_UPDATE,
+    ST_NEXT_SEQ,
+    ST_MSG_INSERT,
+    ST_FEEDBACK_INSERT,
+    ST_FIND_CLIENT_ID,
+    ST_GET_ROW,
+    ST_REPLAY,
+    ST_EVENT_INSERT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_CONV_INSERT] = "INSERT INTO conversations(token, created, lang, page) VALUES (?1, ?2, "
+                       "coalesce(?3, ''), ?4)",
+    [ST_CONV_FIND] =
+        "SELECT id, token, created, lang, state, last_seq FROM conversations WHERE token = ?1",
+    [ST_CONV_UPDATE] = "UPDATE conversations SET lang = coalesce(?2, lang), page = coalesce(?3, "
+                       "page), state = coalesce(?4, state) WHERE id = ?1",
+    [ST_NEXT_SEQ] =
+        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+    [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
+                      "frame, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_FEEDBACK_INSERT] = "INSERT INTO feedback(conv_id, seq, ref_seq, entry, helpful, created) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_FIND_CLIENT_ID] = "SELECT seq FROM messages WHERE conv_id = ?1 AND client_id = ?2",
+    [ST_GET_ROW] = "SELECT seq, dir, kind, client_id, text, entry, frame, created FROM messages "
+                   "WHERE conv_id = ?1 AND seq = ?2",
+    [ST_REPLAY] = "SELECT seq, dir, kind, client_id, text, entry, frame, created FROM messages "
+                  "WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_EVENT_INSERT] = "INSERT INTO events(conv_id, kind, detail, created) VALUES (nullif(?1, "
+                        "0), ?2, ?3, ?4)",
+};
+
+typedef struct sq {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+} sq;
+
+static void sq_close(void *be)
+{
+    sq *s = be;
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    kf_free(s);
+}
+
+static int fail_db(sq *s, const char *what)
+{
+    kf_log(KF_LOG_ERR, "store: %s: %s", what, sqlite3_errmsg(s->db));
+    return KF_EDB;
+}
+
+/* Runs a statement that returns no rows; resets it. */
+static int run(sq *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? KF_OK : fail_db(s, stmt_sql[which]);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void copy_str(char *dst, size_t n, const unsigned char *src)
+{
+    snprintf(dst, n, "%s", src ? (const char *)src : "");
+}
+
+static int sq_conv_find(void *be, const char *token, kf_conv *out)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CONV_FIND];
+    int rc;
+
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(st, 0);
+        copy_str(out->token, sizeof(out->token), sqlite3_column_text(st, 1));
+        out->created_ms = sqlite3_column_int64(st, 2);
+        copy_str(out->lang, sizeof(out->lang), sqlite3_column_text(st, 3));
+        copy_str(out->state, sizeof(out->state), sqlite3_column_text(st, 4));
+        out->last_seq = sqlite3_column_int64(st, 5);
+        rc = KF_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = KF_ENOTFOUND;
+    } else {
+        rc = fail_db(s, "find conversation");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sq_conv_create(void *be, const char *token, const char *lang, const char *page,
+                          int64_t now_ms, kf_conv *out)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CONV_INSERT];
+
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    bind_text(st, 3, lang);
+    bind_text(st, 4, page);
+    int rc = run(s, ST_CONV_INSERT);
+    if (rc)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->id = sqlite3_last_insert_rowid(s->db);
+    snprintf(out->token, sizeof(out->token), "%s", token);
+    out->created_ms = now_ms;
+    snprintf(out->lang, sizeof(out->lang), "%s", lang ? lang : "");
+    snprintf(out->state, sizeof(out->state), "bot");
+    return KF_OK;
+}
+
+static int sq_conv_update(void *be, int64_t id, const char *lang, const char *page,
+                          const char *state)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CONV_UPDATE];
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, lang);
+    bind_text(st, 3, page);
+    bind_text(st, 4, state);
+    return run(s, ST_CONV_UPDATE);
+}
+
+static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms, int64_t *seq)
+{
+    sqlite3_stmt *st = s->st[ST_NEXT_SEQ];
+    sqlite3_bind_int64(st, 1, conv);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(st, 0);
+    /* RETURNING: the update is complete only once the statement has run to its end. */
+    int rc2 = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "next seq");
+    if (rc2 != SQLITE_DONE)
+        return fail_db(s, "next seq");
+
+    st = s->st[ST_MSG_INSERT];
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_int64(st, 2, *seq);
+    sqlite3_bind_text(st, 3, r->dir == KF_DIR_IN ? "in" : "out", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->kind ? r->kind : "message", -1, SQLITE_STATIC);
+    bind_text(st, 5, r->client_id);
+    bind_text(st, 6, r->text);
+    bind_text(st, 7, r->entry);
+    bind_text(st, 8, r->frame);
+    sqlite3_bind_int64(st, 9, now_ms);
+    if ((rc = run(s, ST_MSG_INSERT)))
+        return rc;
+    if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
+        st = s->st[ST_FEEDBACK_INSERT];
+        sqlite3_bind_int64(st, 1, conv);
+        sqlite3_bind_int64(st, 2, *seq);
+        if (r->ref_seq > 0)
+            sqlite3_bind_int64(st, 3, r->ref_seq);
+        else
+            sqlite3_bind_null(st, 3);
+        bind_text(st, 4, r->entry);
+        sqlite3_bind_int(st, 5, r->helpful > 0);
+        sqlite3_bind_int64(st, 6, now_ms);
+        if ((rc = run(s, ST_FEEDBACK_INSERT)))
+            return rc;
+    }
+    return KF_OK;
+}
+
+static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
+                     int64_t *seqs)
+{
+    sq *s = be;
+    int rc = run(s, ST_BEGIN);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = append_one(s, conv, &rows[i], now_ms, &seqs[i])))
+            goto fail;
+    if ((rc = run(s, ST_COMMIT)))
+        goto fail;
+    return KF_OK;
+fail:
+    run(s, ST_ROLLBACK);
+    return rc;
+}
+
+static int sq_find_client_id(void *be, int64_t conv, const char *client_id, int64_t *seq)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_FIND_CLIENT_ID];
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_text(st, 2, client_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(st, 0);
+        rc = KF_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "find client id");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static void read_row(sqlite3_stmt *st, kf_store_row *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->seq = sqlite3_column_int64(st, 0);
+    const char *dir = (const char *)sqlite3_column_text(st, 1);
+    r->dir = dir && strcmp(dir, "out") == 0 ? KF_DIR_OUT : KF_DIR_IN;
+    r->kind = (const char *)sqlite3_column_text(st, 2);
+    r->client_id = (const char *)sqlite3_column_text(st, 3);
+    r->text = (const char *)sqlite3_column_text(st, 4);
+    r->entry = (const char *)sqlite3_column_text(st, 5);
+    r->frame = (const char *)sqlite3_column_text(st, 6);
+    r->created_ms = sqlite3_column_int64(st, 7);
+    r->helpful = -1;
+}
+
+static int rows_to_cb(sq *s, int which, size_t max, kf_store_row_cb cb, void *ud)
+{
+    sqlite3_stmt *st = s->st[which];
+    int rc, n = 0;
+    while ((size_t)n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kf_store_row r;
+        read_row(st, &r);
+        n++;
+        int stop = cb(ud, &r);
+        if (stop) {
+            rc = stop;
+            goto out;
+        }
+    }
+    if ((size_t)n < max && rc != SQLITE_DONE)
+        rc = fail_db(s, "read rows");
+    else
+        rc = n;
+out:
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static int sq_get_row(void *be, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud)
+{
+    sq *s = be;
+    sqlite3_bind_int64(s->st[ST_GET_ROW], 1, conv);
+    sqlite3_bind_int64(s->st[ST_GET_ROW], 2, seq);
+    int rc = rows_to_cb(s, ST_GET_ROW, 1, cb, ud);
+    return rc == 0 ? KF_ENOTFOUND : rc == 1 ? KF_OK : rc;
+}
+
+static int sq_replay(void *be, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,
+                     void *ud)
+{
+    sq *s = be;
+    sqlite3_bind_int64(s->st[ST_REPLAY], 1, conv);
+    sqlite3_bind_int64(s->st[ST_REPLAY], 2, after);
+    sqlite3_bind_int64(s->st[ST_REPLAY], 3, (sqlite3_int64)max);
+    return rows_to_cb(s, ST_REPLAY, max, cb, ud);
+}
+
+static int sq_event_add(void *be, int64_t conv, const char *kind, const char *detail,
+                        int64_t now_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_EVENT_INSERT];
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+    bind_text(st, 3, detail);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return run(s, ST_EVENT_INSERT);
+}
+
+static const kf_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .conv_create = sq_conv_create,
+    .conv_find = sq_conv_find,
+    .conv_update = sq_conv_update,
+    .append = sq_append,
+    .find_client_id = sq_find_client_id,
+    .get_row = sq_get_row,
+    .replay = sq_replay,
+    .event_add = sq_event_add,
+};
+
+static int exec(sq *s, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        return KF_EDB;
+    }
+    return KF_OK;
+}
+
+static int check_version(sq *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = KF_EDB;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL)) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+        return KF_EDB;
+    }
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
+        goto out;
+    }
+    if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        rc = exec(s, "INSERT INTO schema_version(version) VALUES (1)", err, errlen);
+    } else if (sqlite3_column_int(st, 0) != SCHEMA_VERSION) {
+        snprintf(err, errlen, "database schema version %d, this kefu knows %d",
+                 sqlite3_column_int(st, 0), SCHEMA_VERSION);
+    } else {
+        rc = KF_OK;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
+                               size_t errlen)
+{
+    sq *s = NULL;
+    kf_store *st = NULL;
+    char pragmas[128];
+
+    s = kf_calloc(1, sizeof(*s));
+    st = kf_calloc(1, sizeof(*st));
+    if (!s || !st) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    /* The database holds transcripts and session tokens: owner-only by default. */
+    mode_t old = umask(077);
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    umask(old);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;",
+             opt && opt->sync_full ? "FULL" : "NORMAL");
+    if (exec(s, pragmas, err, errlen) || exec(s, "BEGIN", err, errlen))
+        goto fail;
+    if (exec(s, schema_sql, err, errlen) || check_version(s, err, errlen)) {
+        exec(s, "ROLLBACK", err + strlen(err), 0);
+        goto fail;
+    }
+    if (exec(s, "COMMIT", err, errlen))
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
+            goto fail;
+        }
+    st->ops = &sqlite_ops;
+    st->be = s;
+    return st;
+fail:
+    sq_close(s);
+    kf_free(st);
+    return NULL;
+}

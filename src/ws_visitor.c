@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: MIT
+ * The visitor WebSocket endpoint (`/ws`, subprotocol kefu.visitor.v1): origin and address
+ * checks at the handshake, inbound fragment accumulation up to max_frame, per-connection and
+ * per-address token buckets, the meaning of each visitor frame (store first, then ack, then
+ * the bot's reply), and a bounded outgoing queue drained one lws_write per WRITEABLE.
+ * Frame formats are proto.c's; persistence is the store's; matching is the engine's.
+ *
+ * Ordering: every frame of a conversation has a seq given by the store. While a resumed
+ * connection replays missed frames from the store, new frames of its conversation are not
+ * queued directly: the replay cursor simply extends to them, so the visitor sees every seq
+ * once and in order. */
+#include "server_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kefu/log.h"
+#include "kefu/mem.h"
+#include "kefu/proto.h"
+#include "kefu/util.h"
+
+typedef struct qitem {
+    char *buf; /* LWS_PRE headroom, then len bytes of JSON */
+    size_t len;
+} qitem;
+
+typedef struct kf_ws_visitor_pss {
+    struct lws *wsi;
+    kf_server *srv;
+    struct kf_ws_visitor_pss *next, **pprev;
+    uint64_t id;
+    char addr[64];
+    kf_addr_slot *slot;
+    int established;
+    /* inbound message being assembled */
+    char *rx;
+    size_t rx_len, rx_cap;
+    int rx_binary;
+    /* outbound queue (ring) */
+    qitem *q;
+    size_t q_head, q_n, q_cap;
+    /* conversation */
+    int have_conv;
+    kf_conv conv;
+    kf_lang lang; /* from hello; KF_LANG_NONE: detect per message */
+    int fallbacks_in_row;
+    /* replay cursor: frames (replay_after, replay_until] still to send from the store */
+    int64_t replay_after, replay_until;
+    /* per-connection token bucket */
+    double tokens;
+    uint64_t tok_ns;
+    /* closing: after the queue drains, close with this code and reason */
+    int close_code;
+    char close_reason[100];
+} kf_ws_visitor_pss;
+
+const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
+    KF_PE_BAD_JSON,     KF_PE_BAD_UTF8,      KF_PE_UNSUPPORTED_VERSION,  KF_PE_UNKNOWN_TYPE,
+    KF_PE_MISSING_FIELD, KF_PE_BAD_FIELD,    KF_PE_TOO_LARGE,            KF_PE_BINARY_FRAME,
+    KF_PE_OUT_OF_ORDER, KF_PE_RATE_LIMITED,  KF_PE_TOO_MANY_CONNECTIONS, KF_PE_EMPTY_MESSAGE,
+    KF_PE_UNKNOWN_ENTRY, KF_PE_UNKNOWN_SEQ,  KF_PE_SHUTTING_DOWN,        KF_PE_INTERNAL,
+};
+
+size_t kf_ws_visitor_pss_size(void)
+{
+    return sizeof(kf_ws_visitor_pss);
+}
+
+/* ---- outgoing queue ----------------------------------------------------------- */
+
+static void queue_clear(kf_ws_visitor_pss *p)
+{
+    while (p->q_n) {
+        kf_free(p->q[p->q_head].buf);
+        p->q_head = (p->q_head + 1) % p->q_cap;
+        p->q_n--;
+    }
+}
+
+static void start_close(kf_ws_visitor_pss *p, int code, const char *reason)
+{
+    if (p->close_code)
+        return;
+    p->close_code = code;
+    snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
+    /* A peer that never reads never becomes writeable: do not wait for it forever. */
+    lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, 5);
+    lws_callback_on_writable(p->wsi);
+}
+
+/* Takes buf (LWS_PRE headroom + len bytes). Over the bound, the queue is dropped and the
+ * connection closed with a reason: every conversation frame is in the store, so the visitor
+ * gets it back by resuming; memory never grows with a reader that does not read. */
+static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
+{
+    if (!buf)
+        return KF_ENOMEM;
+    if (p->close_code) {
+        kf_free(buf);
+        return KF_EINVAL;
+    }
+    if (p->q_n >= p->q_cap) {
+        kf_free(buf);
+        queue_clear(p);
+        p->srv->m.closed_slow++;
+        kf_log(KF_LOG_WARN, "conn=c%llu conv=%lld event=close reason=slow_reader queued=%zu",
+               (unsigned long long)p->id, (long long)p->conv.id, p->q_cap);
+        start_close(p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow reader: outgoing queue full");
+        return KF_ELIMIT;
+    }
+    p->q[(p->q_head + p->q_n) % p->q_cap] = (qitem){buf, len};
+    p->q_n++;
+    lws_callback_on_writable(p->wsi);
+    return KF_OK;
+}
+
+/* Dumps o with seq and queues it. (Not enqueue(p, kf_out_dump(..., &len), len): the order
+ * in which arguments are evaluated is unspecified, len could be read before it is set.) */
+static int enqueue_out(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
+{
+    size_t len = 0;
+    char *buf = kf_out_dump(o, seq, LWS_PRE, &len);
+    return enqueue(p, buf, len);
+}
+
+static int64_t cur_seq(const kf_ws_visitor_pss *p)
+{
+    return p->have_conv ? p->conv.last_seq : 0;
+}
+
+/* Error frames are not part of the conversation: not stored, never replayed; their seq is
+ * the conversation's latest, so they never move a client's cursor. */
+static void send_error(kf_ws_visitor_pss *p, const char *code, const char *msg, const char *id,
+                       long retry_ms)
+{
+    kf_server__count_error(p->srv, code);
+    kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=error code=%s", (unsigned long long)p->id,
+           (long long)p->conv.id, code);
+    kf_out *o = kf_proto_err_frame(code, msg, id);
+    if (!o)
+        return;
+    if (retry_ms >= 0)
+        kf_out_set_int(o, "retry_after_ms", retry_ms);
+    enqueue_out(p, o, cur_seq(p));
+    kf_out_free(o);
+}
+
+/* ---- replay ------------------------------------------------------------------- */
+
+static int replay_row(void *ud, const kf_store_row *r)
+{
+    kf_ws_visitor_pss *p = ud;
+    size_t len = 0;
+    char *buf;
+    if (r->dir == KF_DIR_OUT)
+        buf = kf_proto_restore(r->frame ? r->frame : "", r->seq, LWS_PRE, &len);
+    else
+        buf = kf_proto_echo(r->seq, r->kind, r->client_id, r->text, r->entry, LWS_PRE, &len);
+    if (!buf) {
+        kf_log(KF_LOG_ERR, "conn=c%llu conv=%lld event=replay_error seq=%lld",
+               (unsigned long long)p->id, (long long)p->conv.id, (long long)r->seq);
+    } else if (enqueue(p, buf, len)) {
+        return 1;
+    }
+    p->replay_after = r->seq;
+    return 0;
+}
+
+/* Moves the next frames of the replay into the queue, keeping half of it free for live
+ * frames (errors). Called when the queue has room. */
+static void replay_pump(kf_ws_visitor_pss *p)
+{
+    while (!p->close_code && p->replay_after < p->replay_until && p->q_n < p->q_cap / 2) {
+        size_t room = p->q_cap / 2 - p->q_n;
+        int n = kf_store_replay(p->srv->store, p->conv.id, p->replay_after, room, replay_row, p);
+        if (n <= 0) {
+            if (n < 0)
+                send_error(p, KF_PE_INTERNAL, "could not read the conversation; reconnect",
+                           NULL, -1);
+            p->replay_after = p->replay_until;
+            break;
+        }
+    }
+}
+
+static int replaying(const kf_ws_visitor_pss *p)
+{
+    return p->replay_after < p->replay_until;
+}
+
+/* Queues a stored frame of the conversation (seq given by the store). */
+static void send_conv_frame(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
+{
+    if (replaying(p)) {
+        if (seq > p->replay_until)
+            p->replay_until = seq;
+        return;
+    }
+    if (enqueue_out(p, o, seq) == KF_OK) {
+        p->srv->m.frames_out++;
+        p->replay_after = p->replay_until = seq;
+    }
+}
+
+/* ---- frames ------------------------------------------------------------------- */
+
+static const char *lang_str(kf_lang l)
+{
+    return l == KF_LANG_EN ? "en" : "zh";
+}
+
+static const char *txt(kf_lang l, const char *zh, const char *en)
+{
+    return l == KF_LANG_EN ? en : zh;
+}
+
+static const kf_version *version_of(const kf_entry *e, kf_lang lang, int *fallback)
+{
+    const kf_version *v = kf_entry_version(e, lang);
+    *fallback = 0;
+    if (!v && e->n_versions > 0) {
+        v = &e->versions[0];
+        *fallback = 1;
+    }
+    return v;
+}
+
+static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v, kf_lang lang,
+                            int lang_fallback, double confidence, int64_t reply_to)
+{
+    kf_proto_option opts[16];
+    size_t n = 0;
+    char *text = kf_config_render(s->cfg, v && v->answer ? v->answer : "");
+    if (!text)
+        return NULL;
+    for (size_t i = 0; v && i < v->n_prompts && n < 16; i++)
+        opts[n++] = (kf_proto_option){v->prompts[i].target, v->prompts[i].text};
+    kf_out *o = kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence,
+                                reply_to);
+    kf_free(text);
+    return o;
+}
+
+/* Turns a match into the bot's frame. */
+static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_to)
+{
+    kf_server *s = p->srv;
+    kf_lang lang = m->lang == KF_LANG_EN ? KF_LANG_EN : KF_LANG_ZH;
+    kf_decision d = m->decision;
+    char *text = NULL;
+    kf_out *o = NULL;
+
+    /* Ask to rephrase once; a second miss in a row goes to a human. */
+    if (d == KF_DECISION_FALLBACK && p->fallbacks_in_row >= 1)
+        d = KF_DECISION_HANDOFF;
+    p->fallbacks_in_row = d == KF_DECISION_FALLBACK ? p->fallbacks_in_row + 1 : 0;
+    s->m.decisions[d]++;
+    switch (d) {
+    case KF_DECISION_ANSWER: {
+        int fb = m->lang_fallback;
+        const kf_version *v = m->version;
+        if (!v)
+            v = version_of(m->entry, lang, &fb);
+        return answer_frame(s, m->entry, v, lang, fb, m->confidence, reply_to);
+    }
+    case KF_DECISION_CLARIFY: {
+        kf_proto_option opts[KF_MAX_CAND];
+        size_t n = 0;
+        for (size_t i = 0; i < m->n_options && i < m->n_cand && n < KF_MAX_CAND; i++) {
+            int fb;
+            const kf_version *v = version_of(m->cand[i].entry, lang, &fb);
+            if (v)
+                opts[n++] = (kf_proto_option){m->cand[i].entry->id, v->question};
+        }
+        return kf_proto_clarify(txt(lang, "您想问的是下面哪一个？", "Did you mean one of these?"),
+                                opts, n, reply_to);
+    }
+    case KF_DECISION_FALLBACK:
+        return kf_proto_fallback(txt(lang, "抱歉，我没有理解您的问题，可以换个说法再问一次吗？",
+                                     "Sorry, I did not understand. Could you say it another way?"),
+                                 reply_to);
+    case KF_DECISION_HANDOFF:
+        text = kf_config_render(s->cfg, m->reply ? m->reply
+                                                 : txt(lang, "正在为您转接人工客服，请稍候。",
+                                                       "Connecting you to a human agent, please "
+                                                       "hold on."));
+        if (text)
+            o = kf_proto_handoff(m->decision == KF_DECISION_HANDOFF && m->handoff_reason
+                                     ? m->handoff_reason
+                                     : "not_understood",
+                                 m->urgent, text, reply_to);
+        kf_free(text);
+        return o;
+    case KF_DECISION_REPLY:
+        text = kf_config_render(s->cfg, m->reply ? m->reply : "");
+        if (text)
+            o = kf_proto_reply(m->rule ? m->rule->name : "", text, reply_to);
+        kf_free(text);
+        return o;
+    }
+    return NULL;
+}
+
+/* Stores the visitor's row and the bot's reply in one transaction, then queues the ack and
+ * the reply. Nothing is acknowledged that is not committed. */
+static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of,
+                            kf_out *reply, const char *reply_entry)
+{
+    kf_store_row rows[2];
+    int64_t seqs[2] = {0, 0};
+    char *stored = NULL;
+    size_t n = 1;
+
+    rows[0] = *in;
+    if (reply) {
+        stored = kf_out_dump_stored(reply);
+        if (!stored) {
+            send_error(p, KF_PE_INTERNAL, "out of memory; send it again", in->client_id, -1);
+            return;
+        }
+        rows[1] = (kf_store_row){.dir = KF_DIR_OUT,
+                                 .kind = kf_out_type(reply),
+                                 .entry = reply_entry, /* for feedback and reports */
+                                 .frame = stored,
+                                 .helpful = -1};
+        n = 2;
+    }
+    int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
+    kf_free(stored);
+    if (rc) {
+        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again",
+                   in->client_id, -1);
+        return;
+    }
+    p->conv.last_seq = seqs[n - 1];
+    kf_out *ack = kf_proto_ack(in->client_id, of);
+    if (ack)
+        send_conv_frame(p, ack, seqs[0]);
+    kf_out_free(ack);
+    if (reply) {
+        if (kf_out_set_int(reply, "reply_to", seqs[0]) == KF_OK)
+            send_conv_frame(p, reply, seqs[1]);
+    }
+}
+
+static int rate_ok(kf_ws_visitor_pss *p, const char *id)
+{
+    const kf_config *c = p->srv->cfg;
+    uint64_t now = kf_now_ns();
+    long retry = 0;
+    if (!kf_server__bucket_take(&p->tokens, &p->tok_ns, (double)c->rate_per_conn,
+                                (double)c->burst_per_conn, now, &retry)) {
+        send_error(p, KF_PE_RATE_LIMITED, "too many messages on this connection; slow down",
+                   id, retry);
+        return 0;
+    }
+    if (p->slot && !kf_server__bucket_take(&p->slot->tokens, &p->slot->last_ns,
+                                           (double)c->rate_per_addr, (double)c->burst_per_addr,
+                                           now, &retry)) {
+        send_error(p, KF_PE_RATE_LIMITED, "too many messages from your address; slow down", id,
+                   retry);
+        return 0;
+    }
+    return 1;
+}
+
+static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    int resumed = 0;
+
+    if (p->have_conv) {
+        send_error(p, KF_PE_OUT_OF_ORDER, "hello was already received on this connection", f->id,
+                   -1);
+        return;
+    }
+    p->lang = f->lang ? kf_lang_parse(f->lang) : KF_LANG_NONE;
+    if (f->token && kf_store_token_valid(f->token)) {
+        int rc = kf_store_conv_find(s->store, f->token, &p->conv);
+        if (rc == KF_OK) {
+            resumed = 1;
+            if (f->lang || f->page)
+                kf_store_conv_update(s->store, p->conv.id, f->lang, f->page, NULL);
+        } else if (rc != KF_ENOTFOUND) {
+            send_error(p, KF_PE_INTERNAL, "could not read the conversation; try again", f->id, -1);
+            return;
+        }
+    }
+    if (!resumed) {
+        char token[KF_TOKEN_HEX + 1];
+        if (kf_store_token_new(token) ||
+            kf_store_conv_create(s->store, token, f->lang, f->page, kf_store_now_ms(),
+                                 &p->conv)) {
+            send_error(p, KF_PE_INTERNAL, "could not start a conversation; try again", f->id, -1);
+            return;
+        }
+    }
+    p->have_conv = 1;
+    kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=%s last_seq=%lld", (unsigned long long)p->id,
+           (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
+    kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL,
+                       kf_store_now_ms());
+    kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang);
+    if (!w || enqueue_out(p, w, p->conv.last_seq)) {
+        kf_out_free(w);
+        return;
+    }
+    kf_out_free(w);
+    /* Missed frames: (last_seq, conversation's latest]; no last_seq means the whole history. */
+    int64_t from = f->last_seq >= 0 ? f->last_seq : 0;
+    if (resumed && from < p->conv.last_seq) {
+        p->replay_after = from;
+        p->replay_until = p->conv.last_seq;
+        replay_pump(p);
+    } else {
+        p->replay_after = p->replay_until = p->conv.last_seq;
+    }
+}
+
+static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    kf_match m;
+    int64_t dup = 0;
+
+    size_t a = 0, b = f->text_len;
+    while (a < b && (f->text[a] == ' ' || f->text[a] == '\n' || f->text[a] == '\t' ||
+                     f->text[a] == '\r'))
+        a++;
+    if (a == b) {
+        send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
+        return;
+    }
+    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. */
+    if (f->id && kf_store_find_client_id(s->store, p->conv.id, f->id, &dup) == KF_OK) {
+        kf_out *ack = kf_proto_ack(f->id, "message");
+        if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
+            enqueue_out(p, ack, dup);
+        kf_out_free(ack);
+        return;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    s->m.messages_in++;
+    uint64_t t0 = kf_now_ns();
+    int rc = kf_engine_match(s->engine, f->text, f->text_len, p->lang, 0, &m);
+    double secs = (double)(kf_now_ns() - t0) / 1e9;
+    s->m.lat_sum += secs;
+    s->m.lat_count++;
+    for (int i = 0; i < KF_LAT_BUCKETS; i++)
+        if (secs <= kf_server__lat_bounds[i]) {
+            s->m.lat_buckets[i]++;
+            break;
+        }
+    if (rc == KF_EEMPTY) { /* only punctuation or emoji: nothing to match */
+        memset(&m, 0, sizeof(m));
+        m.decision = KF_DECISION_FALLBACK;
+        m.lang = p->lang == KF_LANG_NONE ? kf_lang_detect(f->text, f->text_len) : p->lang;
+    } else if (rc) {
+        send_error(p, KF_PE_INTERNAL, "could not process the message; send it again", f->id, -1);
+        return;
+    }
+    kf_out *reply = decision_frame(p, &m, 0);
+    kf_store_row in = {.dir = KF_DIR_IN,
+                       .kind = "message",
+                       .client_id = f->id,
+                       .text = f->text,
+                       .entry = m.decision == KF_DECISION_ANSWER && m.entry ? m.entry->id : NULL,
+                       .helpful = -1};
+    if (kf_log_get_level() >= KF_LOG_DEBUG || s->cfg->log_text)
+        kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f text=%.*s",
+               (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
+               m.entry ? m.entry->id : "-", secs * 1e6, (int)f->text_len, f->text);
+    else
+        kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f",
+               (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
+               m.entry ? m.entry->id : "-", secs * 1e6);
+    if (!reply)
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
+    else
+        commit_and_send(p, &in, "message", reply, in.entry);
+    kf_out_free(reply);
+    if (rc == KF_OK)
+        kf_match_cleanup(&m);
+}
+
+static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    const kf_entry *e = kf_kb_find(kf_engine_kb(s->engine), f->entry);
+    int fb = 0;
+    if (!e) {
+        send_error(p, KF_PE_UNKNOWN_ENTRY, "no such entry", f->id, -1);
+        return;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    kf_lang lang = p->lang != KF_LANG_NONE ? p->lang
+                   : p->conv.lang[0]      ? kf_lang_parse(p->conv.lang)
+                                          : KF_LANG_NONE;
+    if (lang == KF_LANG_NONE)
+        lang = e->n_versions ? e->versions[0].lang : KF_LANG_ZH;
+    const kf_version *v = version_of(e, lang, &fb);
+    s->m.decisions[KF_DECISION_ANSWER]++;
+    p->fallbacks_in_row = 0;
+    kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0, 0);
+    kf_store_row in = {.dir = KF_DIR_IN,
+                       .kind = "choose",
+                       .client_id = f->id,
+                       .entry = e->id,
+                       .helpful = -1};
+    kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=choose entry=%s", (unsigned long long)p->id,
+           (long long)p->conv.id, e->id);
+    if (!reply)
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
+    else
+        commit_and_send(p, &in, "choose", reply, e->id);
+    kf_out_free(reply);
+}
+
+typedef struct rated {
+    int found, out;
+    char entry[129];
+    char kind[16];
+} rated;
+
+static int rated_row(void *ud, const kf_store_row *r)
+{
+    rated *x = ud;
+    x->found = 1;
+    x->out = r->dir == KF_DIR_OUT;
+    snprintf(x->entry, sizeof(x->entry), "%s", r->entry ? r->entry : "");
+    snprintf(x->kind, sizeof(x->kind), "%s", r->kind ? r->kind : "");
+    return 0;
+}
+
+static void on_feedback(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    rated x = {0};
+    const char *entry = f->entry;
+    if (f->seq > 0) {
+        kf_store_get_row(p->srv->store, p->conv.id, f->seq, rated_row, &x);
+        if (!x.found || !x.out) {
+            send_error(p, KF_PE_UNKNOWN_SEQ, "no bot frame with this seq in the conversation",
+                       f->id, -1);
+            return;
+        }
+        if (!entry && x.entry[0])
+            entry = x.entry;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    kf_store_row in = {.dir = KF_DIR_IN,
+                       .kind = "feedback",
+                       .client_id = f->id,
+                       .entry = entry,
+                       .helpful = f->helpful,
+                       .ref_seq = f->seq};
+    kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=feedback helpful=%d entry=%s",
+           (unsigned long long)p->id, (long long)p->conv.id, f->helpful, entry ? entry : "-");
+    commit_and_send(p, &in, "feedback", NULL, NULL);
+}
+
+static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
+{
+    kf_in_frame f;
+    kf_proto_error err;
+    int rc = kf_proto_decode(data, len, &f, &err);
+    if (rc == KF_ENOMEM) {
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", NULL, -1);
+        return;
+    }
+    if (rc) {
+        send_error(p, err.code, err.message, err.id, -1);
+        return;
+    }
+    if (p->srv->stopping && f.type != KF_IN_TYPING) {
+        send_error(p, KF_PE_SHUTTING_DOWN, "the server is restarting; reconnect shortly", f.id, -1);
+    } else if (f.type == KF_IN_HELLO) {
+        if (rate_ok(p, f.id))
+            on_hello(p, &f);
+    } else if (!p->have_conv) {
+        send_error(p, KF_PE_OUT_OF_ORDER, "send hello first", f.id, -1);
+    } else if (f.type == KF_IN_MESSAGE) {
+        on_message(p, &f);
+    } else if (f.type == KF_IN_CHOOSE) {
+        on_choose(p, &f);
+    } else if (f.type == KF_IN_FEEDBACK) {
+        on_feedback(p, &f);
+    }
+    /* typing: nobody to show it to while the bot holds the conversation (agents: issue 5) */
+    kf_in_frame_cleanup(&f);
+}
+
+/* ---- receive ------------------------------------------------------------------ */
+
+static void on_receive(kf_ws_visitor_pss *p, const char *in, size_t len)
+{
+    const kf_config *c = p->srv->cfg;
+    if (p->close_code)
+        return; /* closing: the rest of the stream is dropped */
+    if (lws_is_first_fragment(p->wsi)) {
+        p->rx_len = 0;
+        p->rx_binary = lws_frame_is_binary(p->wsi);
+    }
+    int last = lws_is_final_fragment(p->wsi) && lws_remaining_packet_payload(p->wsi) == 0;
+    if (p->rx_binary) {
+        if (last)
+            send_error(p, KF_PE_BINARY_FRAME, "binary frames are not supported; send JSON text",
+                       NULL, -1);
+        return;
+    }
+    if (p->rx_len + len > (size_t)c->max_frame) {
+        char msg[100];
+        snprintf(msg, sizeof(msg), "frame larger than %ld bytes", c->max_frame);
+        send_error(p, KF_PE_TOO_LARGE, msg, NULL, -1);
+        p->srv->m.closed_too_large++;
+        start_close(p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, msg);
+        p->rx_len = 0;
+        return;
+    }
+    if (p->rx_len + len > p->rx_cap) {
+        size_t cap = p->rx_cap;
+        if (kf_grow(&p->rx, &cap, p->rx_len + len, 1)) {
+            send_error(p, KF_PE_INTERNAL, "out of memory", NULL, -1);
+            start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+            return;
+        }
+        p->rx_cap = cap;
+    }
+    memcpy(p->rx + p->rx_len, in, len);
+    p->rx_len += len;
+    if (last) {
+        size_t n = p->rx_len;
+        p->rx_len = 0;
+        on_frame(p, p->rx, n);
+    }
+}
+
+/* ---- handshake: path, origin, address ------------------------------------------ */
+
+/* The client's address: the socket peer, or, when the peer is a trusted proxy, the last
+ * address of X-Forwarded-For that is not itself a trusted proxy. */
+static void client_addr(struct lws *wsi, const kf_config *c, char *out, size_t n)
+{
+    char xff[512];
+    lws_get_peer_simple(wsi, out, n);
+    if (!c->trusted_proxies[0] || !kf_config_list_has(c->trusted_proxies, out, strlen(out)))
+        return;
+    int l = lws_hdr_copy(wsi, xff, sizeof(xff), WSI_TOKEN_X_FORWARDED_FOR);
+    if (l <= 0)
+        return;
+    /* walk from the right: each hop appended its peer */
+    char *end = xff + l;
+    while (end > xff) {
+        char *comma = end;
+        while (comma > xff && comma[-1] != ',')
+            comma--;
+        char *a = comma, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        if (b > a) {
+            snprintf(out, n, "%.*s", (int)(b - a), a);
+            if (!kf_config_list_has(c->trusted_proxies, a, (size_t)(b - a)))
+                return;
+        }
+        end = comma > xff ? comma - 1 : xff;
+    }
+}
+
+static int filter(struct lws *wsi, kf_ws_visitor_pss *p, kf_server *s)
+{
+    char buf[512];
+    const kf_config *c = s->cfg;
+
+    if (s->stopping)
+        return 1;
+    if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_GET_URI) <= 0 || strcmp(buf, "/ws") != 0) {
+        kf_log(KF_LOG_INFO, "event=reject reason=path");
+        return 1;
+    }
+    if (c->allowed_origins[0]) {
+        int l = lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN);
+        if (l <= 0 || !kf_config_list_has(c->allowed_origins, buf, (size_t)l)) {
+            s->m.conns_rejected++;
+            kf_log(KF_LOG_INFO, "event=reject reason=origin origin=%s", l > 0 ? buf : "-");
+            return 1;
+        }
+    }
+    if (p)
+        client_addr(wsi, c, p->addr, sizeof(p->addr));
+    return 0;
+}
+
+/* ---- the callback ------------------------------------------------------------- */
+
+static void on_established(kf_ws_visitor_pss *p, struct lws *wsi, kf_server *s)
+{
+    const kf_config *c = s->cfg;
+    p->wsi = wsi;
+    p->srv = s;
+    p->id = ++s->next_conn_id;
+    p->lang = KF_LANG_NONE;
+    p->established = 1;
+    if (!p->addr[0])
+        lws_get_peer_simple(wsi, p->addr, sizeof(p->addr));
+    p->next = s->conns;
+    if (s->conns)
+        s->conns->pprev = &p->next;
+    p->pprev = &s->conns;
+    s->conns = p;
+    s->n_conns++;
+    s->m.conns_total++;
+    p->q_cap = (size_t)c->max_queue;
+    p->q = kf_calloc(p->q_cap, sizeof(*p->q));
+    if (!p->q) {
+        p->q_cap = 0;
+        start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        return;
+    }
+    kf_log(KF_LOG_INFO, "conn=c%llu event=open addr=%s", (unsigned long long)p->id, p->addr);
+    p->slot = kf_server__addr_get(s, p->addr);
+    if (p->slot && p->slot->conns >= c->max_conns_per_addr) {
+        p->slot = NULL; /* not counted */
+        send_error(p, KF_PE_TOO_MANY_CONNECTIONS, "too many connections from your address", NULL,
+                   -1);
+        start_close(p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "too many connections from your address");
+        return;
+    }
+    if (p->slot)
+        p->slot->conns++;
+    if (s->n_conns > (size_t)c->max_conns) {
+        send_error(p, KF_PE_TOO_MANY_CONNECTIONS, "the server is full; try again later", NULL, -1);
+        start_close(p, 1013 /* try again later */, "server full");
+    }
+}
+
+static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
+{
+    if (!p->established)
+        return;
+    kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=close", (unsigned long long)p->id,
+           (long long)p->conv.id);
+    queue_clear(p);
+    kf_free(p->q);
+    kf_free(p->rx);
+    p->q = NULL;
+    p->rx = NULL;
+    if (p->slot)
+        p->slot->conns--;
+    *p->pprev = p->next;
+    if (p->next)
+        p->next->pprev = p->pprev;
+    s->n_conns--;
+    p->established = 0;
+    kf_server__conn_gone(s);
+}
+
+static int on_writeable(kf_ws_visitor_pss *p)
+{
+    if (p->q_n == 0 && !p->close_code)
+        replay_pump(p);
+    if (p->q_n > 0) {
+        qitem it = p->q[p->q_head];
+        p->q_head = (p->q_head + 1) % p->q_cap;
+        p->q_n--;
+        int n = lws_write(p->wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
+        kf_free(it.buf);
+        if (n < (int)it.len)
+            return -1;
+        if (p->q_n < p->q_cap / 2 && !p->close_code)
+            replay_pump(p);
+        if (p->q_n > 0 || p->close_code)
+            lws_callback_on_writable(p->wsi);
+        return 0;
+    }
+    if (p->close_code) {
+        lws_close_reason(p->wsi, (enum lws_close_status)p->close_code,
+                         (unsigned char *)p->close_reason, strlen(p->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len)
+{
+    kf_ws_visitor_pss *p = user;
+    kf_server *s = kf_server__get(wsi);
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return filter(wsi, p, s);
+    case LWS_CALLBACK_ESTABLISHED:
+        on_established(p, wsi, s);
+        break;
+    case LWS_CALLBACK_RECEIVE:
+        on_receive(p, in, len);
+        break;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(p);
+    case LWS_CALLBACK_CLOSED:
+        on_closed(p, s);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+void kf_ws_visitor__shutdown_all(kf_server *s)
+{
+    for (kf_ws_visitor_pss *p = s->conns; p; p = p->next)
+        start_close(p, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}

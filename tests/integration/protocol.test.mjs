@@ -1,0 +1,122 @@
+// Every frame type of the visitor protocol (docs/protocol.md) against the real server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withServer } from './helper.mjs';
+
+const SETS = ['shop_name=测试商城', 'var.phone=400-123-4567', 'rate_per_conn=1000', 'burst_per_conn=1000'];
+
+test('hello → welcome with a fresh token, seq 0', () => withServer({ set: SETS }, async (s) => {
+  const [c, w] = await s.visitor({ lang: 'zh', page: '/product/1' });
+  assert.deepEqual(Object.keys(w).sort(), ['lang', 'resumed', 'seq', 'token', 'type', 'v']);
+  assert.equal(w.v, 1);
+  assert.equal(w.seq, 0);
+  assert.equal(w.resumed, false);
+  assert.match(w.token, /^[0-9a-f]{32}$/);
+  c.close();
+}));
+
+test('message → ack then answer, with {{vars}} substituted and prompts', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor();
+  const { ack, reply } = await c.ask('我想退货', 'm1');
+  assert.deepEqual(ack, { v: 1, type: 'ack', seq: 1, of: 'message', id: 'm1' });
+  assert.equal(reply.type, 'answer');
+  assert.equal(reply.seq, 2);
+  assert.equal(reply.reply_to, 1);
+  assert.equal(reply.entry, 'return-policy');
+  assert.equal(reply.lang, 'zh');
+  assert.equal(reply.text, '收到商品 7 天内可以无理由退货。请联系测试商城客服：400-123-4567。');
+  assert.deepEqual(reply.prompts, [{ entry: 'refund-time', text: '退款多久到账' }]);
+  assert.equal(typeof reply.confidence, 'number');
+  c.close();
+}));
+
+test('English question → English answer', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor({ lang: 'en' });
+  const { reply } = await c.ask('I want to return something', 'e1');
+  assert.equal(reply.type, 'answer');
+  assert.equal(reply.entry, 'return-policy');
+  assert.equal(reply.lang, 'en');
+  assert.equal(reply.text, 'You can return any item within 7 days. Call 400-123-4567.');
+  c.close();
+}));
+
+test('clarify → choose → answer of the chosen entry', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor({ lang: 'zh' });
+  const { reply } = await c.ask('退款', 'q1');
+  assert.equal(reply.type, 'clarify');
+  assert.ok(reply.options.length >= 2 && reply.options.length <= 3, JSON.stringify(reply));
+  const ids = reply.options.map((o) => o.entry).sort();
+  assert.ok(ids.includes('refund-time') && ids.includes('refund-progress'), JSON.stringify(ids));
+  for (const o of reply.options) assert.equal(typeof o.text, 'string');
+  c.send({ type: 'choose', entry: 'refund-progress', id: 'ch1' });
+  const ack = await c.next('ack');
+  assert.deepEqual(ack, { v: 1, type: 'ack', seq: reply.seq + 1, of: 'choose', id: 'ch1' });
+  const ans = await c.next('answer');
+  assert.equal(ans.entry, 'refund-progress');
+  assert.equal(ans.reply_to, ack.seq);
+  assert.equal(ans.seq, ack.seq + 1);
+  c.send({ type: 'choose', entry: 'no-such-entry', id: 'ch2' });
+  const err = await c.next('error');
+  assert.equal(err.code, 'unknown_entry');
+  assert.equal(err.id, 'ch2');
+  c.close();
+}));
+
+test('fallback once, then handoff to a human', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor({ lang: 'zh' });
+  const first = await c.ask('今天天气怎么样', 'f1');
+  assert.equal(first.reply.type, 'fallback');
+  assert.equal(typeof first.reply.text, 'string');
+  const second = await c.ask('明天会下雨吗', 'f2');
+  assert.equal(second.reply.type, 'handoff');
+  assert.equal(second.reply.reason, 'not_understood');
+  c.close();
+}));
+
+test('rule reply and rule handoffs (asked, complaint with priority)', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor({ lang: 'zh' });
+  const hi = await c.ask('你好', 'r1');
+  assert.equal(hi.reply.type, 'reply');
+  assert.equal(hi.reply.rule, 'greeting');
+  assert.equal(hi.reply.text, '您好！请问有什么可以帮您？');
+  const human = await c.ask('我要转人工', 'r2');
+  assert.equal(human.reply.type, 'handoff');
+  assert.equal(human.reply.reason, 'asked');
+  assert.equal(human.reply.urgent, false);
+  assert.equal(human.reply.text, '好的，这就为您转接人工客服，请稍候。');
+  const angry = await c.ask('我要投诉你们', 'r3');
+  assert.equal(angry.reply.type, 'handoff');
+  assert.equal(angry.reply.reason, 'complaint');
+  assert.equal(angry.reply.urgent, true);
+  c.close();
+}));
+
+test('feedback by seq and by entry is acknowledged and stored; typing is accepted silently', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor();
+  const { reply } = await c.ask('我想退货', 'm1');
+  c.send({ type: 'typing', active: true });
+  c.send({ type: 'feedback', seq: reply.seq, helpful: true, id: 'fb1' });
+  const ack = await c.next('ack');
+  assert.deepEqual(ack, { v: 1, type: 'ack', seq: reply.seq + 1, of: 'feedback', id: 'fb1' });
+  c.send({ type: 'feedback', entry: 'refund-time', helpful: false, id: 'fb2' });
+  const ack2 = await c.next('ack');
+  assert.equal(ack2.seq, ack.seq + 1);
+  c.send({ type: 'feedback', seq: 999, helpful: true, id: 'fb3' });
+  const err = await c.next('error');
+  assert.equal(err.code, 'unknown_seq');
+  assert.equal(c.frames.length, 0, `typing must not answer: ${JSON.stringify(c.frames)}`);
+  const rows = s.sql('SELECT ref_seq, entry, helpful FROM feedback ORDER BY id').trim();
+  assert.equal(rows, `${reply.seq}|return-policy|1\n|refund-time|0`);
+  c.close();
+}));
+
+test('a resent message (same id) is acknowledged again, not answered twice', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor();
+  const { ack } = await c.ask('我想退货', 'same');
+  c.send({ type: 'message', text: '我想退货', id: 'same' });
+  const again = await c.next('ack');
+  assert.equal(again.seq, ack.seq);
+  assert.equal(again.duplicate, 1);
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '1');
+  c.close();
+}));
