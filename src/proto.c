@@ -415,10 +415,13 @@ char *kf_out_dump_stored(const kf_out *o)
     return json_dumps(o->obj, JSON_COMPACT);
 }
 
-char *kf_proto_restore(const char *stored, int64_t seq, size_t headroom, size_t *len)
+char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t headroom,
+                       size_t *len)
 {
     json_t *src = json_loads(stored, 0, NULL);
-    if (!src || !json_is_object(src) || !json_is_string(json_object_get(src, "type"))) {
+    if (!src || !json_is_object(src) || !json_is_string(json_object_get(src, "type")) ||
+        (reply_to > 0 &&
+         json_object_set_new(src, "reply_to", json_integer((json_int_t)reply_to)))) {
         json_decref(src);
         return NULL;
     }

@@ -47,6 +47,7 @@ static const char schema_sql[] =
     " text TEXT,"
     " entry TEXT,"
     " frame TEXT,"
+    " reply_to INTEGER,"
     " created INTEGER NOT NULL,"
     " PRIMARY KEY (conv_id, seq)) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages(conv_id, client_id)"
@@ -96,14 +97,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_NEXT_SEQ] =
         "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
     [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
-                      "frame, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                      "frame, created, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_FEEDBACK_INSERT] = "INSERT INTO feedback(conv_id, seq, ref_seq, entry, helpful, created) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_FIND_CLIENT_ID] = "SELECT seq FROM messages WHERE conv_id = ?1 AND client_id = ?2",
-    [ST_GET_ROW] = "SELECT seq, dir, kind, client_id, text, entry, frame, created FROM messages "
-                   "WHERE conv_id = ?1 AND seq = ?2",
-    [ST_REPLAY] = "SELECT seq, dir, kind, client_id, text, entry, frame, created FROM messages "
-                  "WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [ST_GET_ROW] = "SELECT seq, dir, kind, client_id, text, entry, frame, created, reply_to FROM "
+                   "messages WHERE conv_id = ?1 AND seq = ?2",
+    [ST_REPLAY] = "SELECT seq, dir, kind, client_id, text, entry, frame, created, reply_to FROM "
+                  "messages WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [ST_EVENT_INSERT] = "INSERT INTO events(conv_id, kind, detail, created) VALUES (nullif(?1, "
                         "0), ?2, ?3, ?4)",
 };
@@ -214,7 +215,8 @@ static int sq_conv_update(void *be, int64_t id, const char *lang, const char *pa
     return run(s, ST_CONV_UPDATE);
 }
 
-static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms, int64_t *seq)
+static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms, int64_t prev,
+                      int64_t *seq)
 {
     sqlite3_stmt *st = s->st[ST_NEXT_SEQ];
     sqlite3_bind_int64(st, 1, conv);
@@ -240,6 +242,11 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
     bind_text(st, 7, r->entry);
     bind_text(st, 8, r->frame);
     sqlite3_bind_int64(st, 9, now_ms);
+    int64_t reply_to = r->dir == KF_DIR_OUT ? (r->ref_seq == KF_STORE_REF_PREV ? prev : r->ref_seq) : 0;
+    if (reply_to > 0)
+        sqlite3_bind_int64(st, 10, reply_to);
+    else
+        sqlite3_bind_null(st, 10);
     if ((rc = run(s, ST_MSG_INSERT)))
         return rc;
     if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
@@ -267,7 +274,7 @@ static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n,
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++)
-        if ((rc = append_one(s, conv, &rows[i], now_ms, &seqs[i])))
+        if ((rc = append_one(s, conv, &rows[i], now_ms, i ? seqs[i - 1] : 0, &seqs[i])))
             goto fail;
     if ((rc = run(s, ST_COMMIT)))
         goto fail;
@@ -307,6 +314,7 @@ static void read_row(sqlite3_stmt *st, kf_store_row *r)
     r->entry = (const char *)sqlite3_column_text(st, 5);
     r->frame = (const char *)sqlite3_column_text(st, 6);
     r->created_ms = sqlite3_column_int64(st, 7);
+    r->ref_seq = sqlite3_column_int64(st, 8);
     r->helpful = -1;
 }
 

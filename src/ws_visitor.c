@@ -154,7 +154,7 @@ static int replay_row(void *ud, const kf_store_row *r)
     size_t len = 0;
     char *buf;
     if (r->dir == KF_DIR_OUT)
-        buf = kf_proto_restore(r->frame ? r->frame : "", r->seq, LWS_PRE, &len);
+        buf = kf_proto_restore(r->frame ? r->frame : "", r->seq, r->ref_seq, LWS_PRE, &len);
     else
         buf = kf_proto_echo(r->seq, r->kind, r->client_id, r->text, r->entry, LWS_PRE, &len);
     if (!buf) {
@@ -323,6 +323,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
                                  .kind = kf_out_type(reply),
                                  .entry = reply_entry, /* for feedback and reports */
                                  .frame = stored,
+                                 .ref_seq = KF_STORE_REF_PREV,
                                  .helpful = -1};
         n = 2;
     }
@@ -676,10 +677,13 @@ static int filter(struct lws *wsi, kf_ws_visitor_pss *p, kf_server *s)
     char buf[512];
     const kf_config *c = s->cfg;
 
-    if (s->stopping)
+    if (s->stopping) {
+        lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
         return 1;
+    }
     if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_GET_URI) <= 0 || strcmp(buf, "/ws") != 0) {
         kf_log(KF_LOG_INFO, "event=reject reason=path");
+        lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "the visitor endpoint is /ws");
         return 1;
     }
     if (c->allowed_origins[0]) {
@@ -687,6 +691,7 @@ static int filter(struct lws *wsi, kf_ws_visitor_pss *p, kf_server *s)
         if (l <= 0 || !kf_config_list_has(c->allowed_origins, buf, (size_t)l)) {
             s->m.conns_rejected++;
             kf_log(KF_LOG_INFO, "event=reject reason=origin origin=%s", l > 0 ? buf : "-");
+            lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
             return 1;
         }
     }

@@ -120,9 +120,11 @@ const char *kf_out_type(const kf_out *o);
 char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len);
 /* Serialises without seq, for the store. kf_malloc'd string or NULL. */
 char *kf_out_dump_stored(const kf_out *o);
-/* A stored frame (from kf_out_dump_stored) made ready to send again, with its seq and
- * "replay": true, in the layout of kf_out_dump. NULL if stored is not a JSON object or ENOMEM. */
-char *kf_proto_restore(const char *stored, int64_t seq, size_t headroom, size_t *len);
+/* A stored frame (from kf_out_dump_stored) made ready to send again, with its seq, its
+ * reply_to (if > 0) and "replay": true, in the layout of kf_out_dump. NULL if stored is not a
+ * JSON object, or ENOMEM. */
+char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t headroom,
+                       size_t *len);
 /* The replay form of a visitor's own frame: an ack that carries what the visitor sent
  * (text, entry), so a widget reloading a page can show its side of the conversation. */
 char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *text,

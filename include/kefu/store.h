@@ -20,6 +20,8 @@
 
 typedef enum { KF_DIR_IN = 0, KF_DIR_OUT = 1 } kf_dir;
 
+#define KF_STORE_REF_PREV (-1)
+
 typedef struct kf_conv {
     int64_t id;
     char token[KF_TOKEN_HEX + 1];
@@ -40,7 +42,9 @@ typedef struct kf_store_row {
     const char *entry;     /* entry id answered, chosen or rated */
     const char *frame;     /* out: the frame's JSON without "seq" (added when sent) */
     int helpful;           /* feedback: 1 or 0; else -1 */
-    int64_t ref_seq;       /* feedback: the rated frame's seq, or 0 */
+    int64_t ref_seq;       /* feedback: the rated frame's seq; out: the visitor frame it
+                              answers (KF_STORE_REF_PREV: the row before it in the same
+                              append); 0: none */
     int64_t created_ms;    /* set by the store */
 } kf_store_row;
 

@@ -157,7 +157,7 @@ export class Client {
   }
 
   sendRaw(data, opts = {}) {
-    this.ws.send(data, opts);
+    this.ws.send(data, { binary: false, ...opts });
   }
 
   // The next frame (optionally of a type, or matching a predicate); earlier frames of other
