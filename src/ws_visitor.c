@@ -50,6 +50,7 @@ typedef struct kf_ws_visitor_pss {
     /* per-connection token bucket */
     double tokens;
     uint64_t tok_ns;
+    int rx_paused; /* rx flow control: not reading while the queue is half full */
     /* closing: after the queue drains, close with this code and reason */
     int close_code;
     char close_reason[100];
@@ -111,6 +112,14 @@ static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
     }
     p->q[(p->q_head + p->q_n) % p->q_cap] = (qitem){buf, len};
     p->q_n++;
+    /* Backpressure: a client that sends faster than it reads stops being read (as in lws's
+     * echo example) long before the bound; one frame in gives at most three frames out, so
+     * its own input can never overflow the queue. The bound is for the frames it did not ask
+     * for (replays are paced separately; agents' messages, later). */
+    if (!p->rx_paused && p->q_n >= p->q_cap / 2) {
+        p->rx_paused = 1;
+        lws_rx_flow_control(p->wsi, 0);
+    }
     lws_callback_on_writable(p->wsi);
     return KF_OK;
 }
@@ -778,6 +787,10 @@ static int on_writeable(kf_ws_visitor_pss *p)
             return -1;
         if (p->q_n < p->q_cap / 2 && !p->close_code)
             replay_pump(p);
+        if (p->rx_paused && p->q_n <= p->q_cap / 4) {
+            p->rx_paused = 0;
+            lws_rx_flow_control(p->wsi, 1);
+        }
         if (p->q_n > 0 || p->close_code)
             lws_callback_on_writable(p->wsi);
         return 0;

@@ -171,7 +171,10 @@ export class Client {
       if (this.closed) throw new Error(`closed (${this.closed.code} ${this.closed.reason}) while waiting; frames: ${JSON.stringify(this.frames)}`);
       const left = ms * MULT - (Date.now() - t0);
       if (left <= 0) throw new Error(`no frame matching ${match} in ${ms * MULT} ms; frames: ${JSON.stringify(this.frames)}`);
-      await new Promise((r) => { this.waiters.push(r); setTimeout(r, left); });
+      await new Promise((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => { clearTimeout(t); r(); });
+      });
     }
   }
 
