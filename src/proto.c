@@ -151,7 +151,8 @@ int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_err
         return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
     root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        if (json_error_code(&jerr) == json_error_out_of_memory)
+        /* jansson leaves the text empty when it could not even allocate its lexer */
+        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return KF_ENOMEM;
         return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
     }

@@ -206,7 +206,14 @@ export async function withServer(opts, fn) {
     failed = true;
     throw e;
   } finally {
-    await s.stop().catch(() => {});
+    const exit = await s.stop().catch((e) => ({ code: String(e) }));
+    // A clean exit is part of every test: sanitizer reports (leaks) make it non-zero.
+    if (!failed && exit.code !== 0 && exit.signal !== 'SIGKILL') {
+      failed = true;
+      process.stderr.write(`---- kefu stderr ----\n${s.stderr}\n---- end ----\n`);
+      s.cleanup();
+      throw new Error(`kefu exited with ${JSON.stringify(exit)} at the end of the test`);
+    }
     if (failed) process.stderr.write(`---- kefu stderr ----\n${s.stderr}\n---- end ----\n`);
     s.cleanup();
   }

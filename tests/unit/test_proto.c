@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT
+ * proto: decoding of every visitor frame and its errors; encoding, restore and echo. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "kefu/mem.h"
+#include "kefu/proto.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    kf_proto_init();
+    return 0;
+}
+
+static const char *decode_err(const char *s, size_t len, kf_proto_error *err)
+{
+    kf_in_frame f;
+    int rc = kf_proto_decode(s, len, &f, err);
+    if (rc == KF_OK) {
+        kf_in_frame_cleanup(&f);
+        return "ok";
+    }
+    return err->code;
+}
+
+#define ERR(s) decode_err(s, strlen(s), &err)
+
+static void decode_errors(void **state)
+{
+    (void)state;
+    kf_proto_error err;
+    assert_string_equal(ERR(""), KF_PE_BAD_JSON);
+    assert_string_equal(ERR("{"), KF_PE_BAD_JSON);
+    assert_string_equal(ERR("[]"), KF_PE_BAD_JSON);
+    assert_string_equal(ERR("{\"type\":\"a\",\"type\":\"b\"}"), KF_PE_BAD_JSON);
+    assert_string_equal(ERR("{\"type\":\"message\",\"text\":\"a\\u0000b\"}"), KF_PE_BAD_JSON);
+    assert_string_equal(decode_err("{\"type\":\"\xff\"}", 12, &err), KF_PE_BAD_UTF8);
+    assert_string_equal(decode_err("\xed\xa0\x80", 3, &err), KF_PE_BAD_UTF8); /* surrogate */
+    assert_string_equal(ERR("{\"v\":2,\"type\":\"hello\"}"), KF_PE_UNSUPPORTED_VERSION);
+    assert_string_equal(ERR("{}"), KF_PE_MISSING_FIELD);
+    assert_string_equal(ERR("{\"type\":7}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"x\",\"id\":\"q\"}"), KF_PE_UNKNOWN_TYPE);
+    assert_string_equal(err.id, "q");
+    assert_string_equal(ERR("{\"type\":\"message\"}"), KF_PE_MISSING_FIELD);
+    assert_string_equal(ERR("{\"type\":\"message\",\"text\":1}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"choose\"}"), KF_PE_MISSING_FIELD);
+    assert_string_equal(ERR("{\"type\":\"feedback\",\"helpful\":true}"), KF_PE_MISSING_FIELD);
+    assert_string_equal(ERR("{\"type\":\"feedback\",\"seq\":3}"), KF_PE_MISSING_FIELD);
+    assert_string_equal(ERR("{\"type\":\"feedback\",\"seq\":3,\"helpful\":1}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"hello\",\"lang\":\"fr\"}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"hello\",\"last_seq\":-1}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"hello\",\"last_seq\":1.5}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"typing\",\"active\":\"y\"}"), KF_PE_BAD_FIELD);
+    char longid[200];
+    snprintf(longid, sizeof(longid), "{\"type\":\"typing\",\"id\":\"%0100d\"}", 0);
+    assert_string_equal(ERR(longid), KF_PE_BAD_FIELD);
+    assert_string_equal(err.id, ""); /* too long to echo */
+}
+
+static void decode_frames(void **state)
+{
+    (void)state;
+    kf_in_frame f;
+    kf_proto_error err;
+    const char *h = "{\"v\":1,\"type\":\"hello\",\"token\":\"abc\",\"lang\":\"en\",\"page\":\"/p\","
+                    "\"last_seq\":7}";
+    assert_int_equal(kf_proto_decode(h, strlen(h), &f, &err), KF_OK);
+    assert_int_equal(f.type, KF_IN_HELLO);
+    assert_string_equal(f.token, "abc");
+    assert_string_equal(f.lang, "en");
+    assert_string_equal(f.page, "/p");
+    assert_int_equal(f.last_seq, 7);
+    kf_in_frame_cleanup(&f);
+    const char *h2 = "{\"type\":\"hello\",\"lang\":\"auto\"}";
+    assert_int_equal(kf_proto_decode(h2, strlen(h2), &f, &err), KF_OK);
+    assert_null(f.lang);
+    assert_int_equal(f.last_seq, -1);
+    kf_in_frame_cleanup(&f);
+    const char *m = "{\"type\":\"message\",\"text\":\"退货\",\"id\":\"m1\"}";
+    assert_int_equal(kf_proto_decode(m, strlen(m), &f, &err), KF_OK);
+    assert_int_equal(f.type, KF_IN_MESSAGE);
+    assert_string_equal(f.text, "退货");
+    assert_int_equal(f.text_len, strlen("退货"));
+    assert_string_equal(f.id, "m1");
+    kf_in_frame_cleanup(&f);
+    const char *fb = "{\"type\":\"feedback\",\"entry\":\"e\",\"helpful\":false}";
+    assert_int_equal(kf_proto_decode(fb, strlen(fb), &f, &err), KF_OK);
+    assert_int_equal(f.type, KF_IN_FEEDBACK);
+    assert_int_equal(f.helpful, 0);
+    assert_string_equal(f.entry, "e");
+    kf_in_frame_cleanup(&f);
+    const char *t = "{\"type\":\"typing\"}";
+    assert_int_equal(kf_proto_decode(t, strlen(t), &f, &err), KF_OK);
+    assert_int_equal(f.active, 1);
+    kf_in_frame_cleanup(&f);
+}
+
+static void encode(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    kf_proto_option opts[] = {{"a", "A?"}, {"b", "B?"}};
+    kf_out *o = kf_proto_clarify("which?", opts, 2, 0);
+    char *buf = kf_out_dump(o, 5, 16, &len);
+    assert_string_equal(buf + 16, "{\"v\":1,\"type\":\"clarify\",\"seq\":5,\"text\":\"which?\","
+                                  "\"options\":[{\"entry\":\"a\",\"text\":\"A?\"},{\"entry\":\"b\","
+                                  "\"text\":\"B?\"}]}");
+    assert_int_equal(len, strlen(buf + 16));
+    char *stored = kf_out_dump_stored(o);
+    assert_null(strstr(stored, "seq"));
+    char *again = kf_proto_restore(stored, 5, 4, 0, &len);
+    assert_string_equal(again, "{\"v\":1,\"type\":\"clarify\",\"seq\":5,\"text\":\"which?\","
+                               "\"options\":[{\"entry\":\"a\",\"text\":\"A?\"},{\"entry\":\"b\","
+                               "\"text\":\"B?\"}],\"reply_to\":4,\"replay\":true}");
+    assert_null(kf_proto_restore("not json", 1, 0, 0, &len));
+    kf_free(again);
+    kf_free(stored);
+    kf_free(buf);
+    kf_out_free(o);
+    char *echo = kf_proto_echo(3, "message", "m1", "hi", NULL, 0, &len);
+    assert_string_equal(echo, "{\"v\":1,\"type\":\"ack\",\"seq\":3,\"of\":\"message\",\"id\":\"m1\","
+                              "\"text\":\"hi\",\"replay\":true}");
+    kf_free(echo);
+    o = kf_proto_err_frame(KF_PE_RATE_LIMITED, "slow down", "");
+    buf = kf_out_dump(o, 0, 0, &len);
+    assert_string_equal(buf, "{\"v\":1,\"type\":\"error\",\"seq\":0,\"code\":\"rate_limited\","
+                             "\"message\":\"slow down\"}");
+    kf_free(buf);
+    kf_out_free(o);
+    o = kf_proto_handoff("complaint", 1, "sorry", 9);
+    buf = kf_out_dump(o, 10, 0, &len);
+    assert_string_equal(buf, "{\"v\":1,\"type\":\"handoff\",\"seq\":10,\"reason\":\"complaint\","
+                             "\"urgent\":true,\"text\":\"sorry\",\"reply_to\":9}");
+    kf_free(buf);
+    kf_out_free(o);
+}
+
+static int fail_all(size_t n)
+{
+    (void)n;
+    return 1;
+}
+
+static void out_of_memory(void **state)
+{
+    (void)state;
+    kf_in_frame f;
+    kf_proto_error err;
+    kf_mem_set_fail_hook(fail_all);
+    assert_null(kf_proto_fallback("x", 1));
+    int rc = kf_proto_decode("{\"type\":\"typing\"}", 17, &f, &err);
+    kf_mem_set_fail_hook(NULL);
+    assert_int_equal(rc, KF_ENOMEM);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(decode_errors),
+        cmocka_unit_test(decode_frames),
+        cmocka_unit_test(encode),
+        cmocka_unit_test(out_of_memory),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT
+ * store_sqlite: conversations, numbered rows, replay order, dedupe, feedback, reopen. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kefu/store.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(path, sizeof(path), "/tmp/kefu-test-store-%d.db", (int)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char p[80];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
+static void tokens(void **state)
+{
+    (void)state;
+    char a[KF_TOKEN_HEX + 1], b[KF_TOKEN_HEX + 1];
+    assert_int_equal(kf_store_token_new(a), KF_OK);
+    assert_int_equal(kf_store_token_new(b), KF_OK);
+    assert_int_equal(strlen(a), 32);
+    assert_true(kf_store_token_valid(a));
+    assert_string_not_equal(a, b);
+    assert_false(kf_store_token_valid("abc"));
+    assert_false(kf_store_token_valid("ABCDEF0123456789abcdef0123456789"));
+    assert_false(kf_store_token_valid("abcdef0123456789abcdef01234567890"));
+}
+
+typedef struct seen {
+    int n;
+    int64_t seq[16];
+    char kind[16][16];
+    int64_t reply_to[16];
+} seen;
+
+static int collect(void *ud, const kf_store_row *r)
+{
+    seen *s = ud;
+    s->seq[s->n] = r->seq;
+    snprintf(s->kind[s->n], sizeof(s->kind[0]), "%s", r->kind);
+    s->reply_to[s->n] = r->ref_seq;
+    s->n++;
+    return 0;
+}
+
+static void conversation(void **state)
+{
+    (void)state;
+    char err[256];
+    kf_conv c, c2;
+    int64_t seqs[2];
+    kf_store *st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
+    assert_non_null(st);
+    assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, &c), KF_OK);
+    assert_int_equal(kf_store_conv_find(st, "nope", &c2), KF_ENOTFOUND);
+    kf_store_row rows[2] = {
+        {.dir = KF_DIR_IN, .kind = "message", .client_id = "m1", .text = "退货", .helpful = -1},
+        {.dir = KF_DIR_OUT, .kind = "answer", .frame = "{\"type\":\"answer\"}",
+         .ref_seq = KF_STORE_REF_PREV, .helpful = -1},
+    };
+    assert_int_equal(kf_store_append(st, c.id, rows, 2, 2000, seqs), KF_OK);
+    assert_int_equal(seqs[0], 1);
+    assert_int_equal(seqs[1], 2);
+    /* a duplicate client id fails as a whole: nothing half-written */
+    assert_int_equal(kf_store_append(st, c.id, rows, 2, 3000, seqs), KF_EDB);
+    int64_t dup = 0;
+    assert_int_equal(kf_store_find_client_id(st, c.id, "m1", &dup), KF_OK);
+    assert_int_equal(dup, 1);
+    kf_store_row fb = {.dir = KF_DIR_IN, .kind = "feedback", .entry = "e", .helpful = 1,
+                       .ref_seq = 2};
+    assert_int_equal(kf_store_append(st, c.id, &fb, 1, 4000, seqs), KF_OK);
+    assert_int_equal(seqs[0], 3);
+    assert_int_equal(kf_store_event_add(st, c.id, "start", NULL, 5000), KF_OK);
+    kf_store_close(st);
+
+    st = kf_store_open_sqlite(path, NULL, err, sizeof(err)); /* reopen: all there */
+    assert_non_null(st);
+    assert_int_equal(kf_store_conv_find(st, "t1", &c2), KF_OK);
+    assert_int_equal(c2.id, c.id);
+    assert_int_equal(c2.last_seq, 3);
+    assert_string_equal(c2.lang, "zh");
+    seen s = {0};
+    assert_int_equal(kf_store_replay(st, c.id, 0, 10, collect, &s), 3);
+    assert_int_equal(s.n, 3);
+    assert_int_equal(s.seq[0], 1);
+    assert_string_equal(s.kind[1], "answer");
+    assert_int_equal(s.reply_to[1], 1);
+    seen s2 = {0};
+    assert_int_equal(kf_store_replay(st, c.id, 1, 1, collect, &s2), 1);
+    assert_int_equal(s2.seq[0], 2);
+    seen s3 = {0};
+    assert_int_equal(kf_store_get_row(st, c.id, 2, collect, &s3), KF_OK);
+    assert_int_equal(kf_store_get_row(st, c.id, 99, collect, &s3), KF_ENOTFOUND);
+    assert_int_equal(kf_store_conv_update(st, c.id, "en", NULL, "closed"), KF_OK);
+    assert_int_equal(kf_store_conv_find(st, "t1", &c2), KF_OK);
+    assert_string_equal(c2.lang, "en");
+    assert_string_equal(c2.state, "closed");
+    kf_store_close(st);
+}
+
+static void bad_path(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_null(kf_store_open_sqlite("/nonexistent-dir/x.db", NULL, err, sizeof(err)));
+    assert_true(strlen(err) > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tokens),
+        cmocka_unit_test_setup_teardown(conversation, setup, teardown),
+        cmocka_unit_test(bad_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
