@@ -106,6 +106,9 @@ typedef struct kf_match {
 int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, unsigned flags,
                     kf_match *out);
 void kf_match_cleanup(kf_match *m);
+/* The outcome in test-file notation: an entry id, "@handoff:REASON", "@reply:RULE",
+ * "@clarify(a|b)" or "@fallback". */
+void kf_match_describe(const kf_match *m, char *buf, size_t n);
 
 /* Knowledge search for agents: up to max entries by BM25 over all phrasings and answers.
  * Returns the number found (>= 0) or a negative KF_E* code. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * The knowledge base: FAQ entries parsed from kb/*.md and *.qna (the .qna Markdown
+ * The knowledge base: FAQ entries parsed from the .md and .qna files of kb/ (the .qna Markdown
  * convention, see docs/knowledge-format.md), their validation, and `kefu import` of TSV.
  * Pure data and parsing: no matching, no SQL. Structs are public and read-only. */
 #ifndef KEFU_KB_H

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * Rules from intents/*.rules: PCRE2 patterns (UTF, UCP, caseless, JIT) with match and depth
+ * Rules from the .rules files of intents/: PCRE2 patterns (UTF, UCP, caseless, JIT) with match and depth
  * limits, an action and a priority; slots from named groups. See docs/knowledge-format.md.
  * Knows nothing of retrieval: the engine asks it first. A compiled rule set is immutable and
  * may be matched from several threads at once. */

@@ -94,6 +94,8 @@ int kf_analyze(kf_analyzer *a, const char *s, size_t len, kf_buf *norm_out, kf_t
                void *ud);
 /* Borrowed normaliser (for rules, which need KEEP_PUNCT). */
 kf_norm *kf_analyzer_norm(kf_analyzer *a);
+/* Borrowed tokenizer, to tokenise text that is already normalised. */
+kf_tok *kf_analyzer_tok(kf_analyzer *a);
 
 /* ---- FTS5 --------------------------------------------------------------------- */
 
