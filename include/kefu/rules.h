@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * Rules from intents/*.rules: PCRE2 patterns (UTF, UCP, caseless, JIT) with match and depth
- * limits, an action and a priority; slots from named groups. See docs/knowledge-format.md.
+ * Rules from the *.rules files in intents/: PCRE2 patterns (UTF, UCP, caseless, JIT) with
+ * match and depth limits, an action and a priority; slots from named groups. See
+ * docs/knowledge-format.md.
  * Knows nothing of retrieval: the engine asks it first. A compiled rule set is immutable and
  * may be matched from several threads at once. */
 #ifndef KEFU_RULES_H
