@@ -334,7 +334,8 @@ static void *match_thread(void *arg)
     const kf_rules *r = arg;
     for (int i = 0; i < 200; i++) {
         kf_rules_result res;
-        if (kf_rules_match(r, "投诉 订单 123456789012", 29, &res) != KF_OK)
+        static const char text[] = "投诉 订单 123456789012";
+        if (kf_rules_match(r, text, strlen(text), &res) != KF_OK)
             return "error";
         int ok = res.hit && strcmp(res.hit->name, "complaint") == 0 && res.n_slots == 1;
         kf_rules_result_cleanup(&res);
@@ -375,7 +376,7 @@ static void test_out_of_memory(void **state)
             rc = kf_rules_finish(r, NULL, &d);
         kf_rules_result res = {0};
         if (rc == KF_OK)
-            rc = kf_rules_match(r, "投诉 123456789012", 19, &res);
+            rc = kf_rules_match(r, "投诉 123456789012", strlen("投诉 123456789012"), &res);
         kf_mem_set_fail_hook(NULL);
         assert_true(rc == KF_OK || rc == KF_ENOMEM);
         if (rc == KF_OK && d.n == 0 && !d.oom) {
