@@ -565,8 +565,8 @@ static int do_line(parser *p, const char *raw, size_t rn)
             p->pending_id = NULL;
         }
         if (!kf_kb_id_valid(id, idn)) {
-            ERR(p, p->line, "invalid id '%.*s' (ids use letters, digits, '-', '_', '.')",
-                (int)idn, id);
+            ERR(p, p->line, "invalid id '%.*s' (ids use letters, digits, '-', '_', '.')", (int)idn,
+                id);
             return KF_OK;
         }
         p->pending_id = kf_strndup(id, idn);

@@ -24,7 +24,7 @@ typedef struct rule_int {
     kf_rule r;
     pcre2_code **codes; /* parallel to r.patterns */
     size_t pat_cap, codes_cap;
-    size_t seq;         /* file order, for the stable priority sort */
+    size_t seq; /* file order, for the stable priority sort */
     int action_line;
     /* parse state of the section */
     int n_pattern_keys, has_action, has_priority;
@@ -393,9 +393,10 @@ static int set_key(rparser *p, const char *k, size_t kn, const char *v, size_t v
         ri->r.priority = (int)val;
         return KF_OK;
     }
-    int slot = KEY("reply") ? KF_LANG_COUNT : KEY("reply.zh") ? KF_LANG_ZH
-                                            : KEY("reply.en") ? KF_LANG_EN
-                                                              : -1;
+    int slot = KEY("reply")      ? KF_LANG_COUNT
+               : KEY("reply.zh") ? KF_LANG_ZH
+               : KEY("reply.en") ? KF_LANG_EN
+                                 : -1;
 #undef KEY
     if (slot < 0) {
         ERR(p, p->line, "unknown key '%.*s'", (int)kn, k);
@@ -497,8 +498,9 @@ int kf_rules_finish(kf_rules *r, const kf_kb *kb, kf_diag *d)
         for (size_t k = 0; k < i; k++) {
             const kf_rule *b = &r->v[k].r;
             if (strcmp(a->name, b->name) == 0) {
-                kf_diag_add(d, a->file, a->line, "duplicate rule name '%s' (first defined at %s:%d)",
-                            a->name, b->file, b->line);
+                kf_diag_add(d, a->file, a->line,
+                            "duplicate rule name '%s' (first defined at %s:%d)", a->name, b->file,
+                            b->line);
                 errors++;
                 break;
             }

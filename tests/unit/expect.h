@@ -33,8 +33,8 @@ static inline char *expect_render(const kf_diag *d)
     kf_buf b;
     kf_buf_init(&b);
     for (size_t i = 0; i < d->n; i++)
-        kf_buf_printf(&b, "%s:%d: %s\n", d->items[i].file ? d->items[i].file : "",
-                      d->items[i].line, d->items[i].msg);
+        kf_buf_printf(&b, "%s:%d: %s\n", d->items[i].file ? d->items[i].file : "", d->items[i].line,
+                      d->items[i].msg);
     return kf_buf_take(&b);
 }
 

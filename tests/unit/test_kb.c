@@ -16,45 +16,44 @@
 #include "expect.h"
 
 /* The example of docs/knowledge-format.md, plus the entries its prompts point to. */
-static const char FULL[] =
-    "> Lines starting with \">\" are comments.\n"
-    "<a id = \"refund-time\"></a>\n"
-    "\n"
-    "# ? 退款多久到账？\n"
-    "- 退款什么时候到\n"
-    "- 钱多久能退回来\n"
-    "\n"
-    "- 退款几天到账\n"
-    "\n"
-    "**Filters:**\n"
-    "- category = refunds\n"
-    "- tags = 退款, 到账\n"
-    "\n"
-    "```markdown\n"
-    "退款审核通过后，原路退回：\n"
-    "- 微信 / 支付宝：1–3 个工作日\n"
-    "- 银行卡：3–7 个工作日\n"
-    "```\n"
-    "\n"
-    "**Prompts:**\n"
-    "- [查看退款进度](#refund-progress)\n"
-    "- [部分退款](#?部分退款怎么算？)\n"
-    "\n"
-    "## ? How long does a refund take?\n"
-    "- when will I get my money back\n"
-    "- refund time\n"
-    "\n"
-    "```markdown\n"
-    "Once approved, the refund goes back to the original payment method.\n"
-    "```\n"
-    "\n"
-    "<a id=refund-progress></a>\n"
-    "# ? 怎么查看退款进度\n"
-    "在「我的订单」里查看。\n"
-    "\n"
-    "<a id='partial-refund'></a>\n"
-    "# ? 部分退款怎么算？\n"
-    "按实付金额比例退回。\n";
+static const char FULL[] = "> Lines starting with \">\" are comments.\n"
+                           "<a id = \"refund-time\"></a>\n"
+                           "\n"
+                           "# ? 退款多久到账？\n"
+                           "- 退款什么时候到\n"
+                           "- 钱多久能退回来\n"
+                           "\n"
+                           "- 退款几天到账\n"
+                           "\n"
+                           "**Filters:**\n"
+                           "- category = refunds\n"
+                           "- tags = 退款, 到账\n"
+                           "\n"
+                           "```markdown\n"
+                           "退款审核通过后，原路退回：\n"
+                           "- 微信 / 支付宝：1–3 个工作日\n"
+                           "- 银行卡：3–7 个工作日\n"
+                           "```\n"
+                           "\n"
+                           "**Prompts:**\n"
+                           "- [查看退款进度](#refund-progress)\n"
+                           "- [部分退款](#?部分退款怎么算？)\n"
+                           "\n"
+                           "## ? How long does a refund take?\n"
+                           "- when will I get my money back\n"
+                           "- refund time\n"
+                           "\n"
+                           "```markdown\n"
+                           "Once approved, the refund goes back to the original payment method.\n"
+                           "```\n"
+                           "\n"
+                           "<a id=refund-progress></a>\n"
+                           "# ? 怎么查看退款进度\n"
+                           "在「我的订单」里查看。\n"
+                           "\n"
+                           "<a id='partial-refund'></a>\n"
+                           "# ? 部分退款怎么算？\n"
+                           "按实付金额比例退回。\n";
 
 static kf_kb *parse_ok(const char *file, const char *text)
 {
@@ -179,8 +178,9 @@ static void test_liberal_forms(void **state)
     assert_int_equal(zh->n_alts, 2);
     assert_string_equal(zh->alts[0], "退货寄到哪里");
     assert_string_equal(zh->alts[1], "退货地址");
-    assert_string_equal(zh->answer, "寄到：上海市 1 号仓。\n\n- 请写上订单号\n  - 写在箱子外面\n```\n"
-                                    "# ? not a question inside code\n```");
+    assert_string_equal(zh->answer,
+                        "寄到：上海市 1 号仓。\n\n- 请写上订单号\n  - 写在箱子外面\n```\n"
+                        "# ? not a question inside code\n```");
     assert_int_equal(zh->n_prompts, 1);
     assert_string_equal(zh->prompts[0].target, "shipping-fee");
     /* Han characters in the question, but the lang filter says en */
@@ -333,33 +333,32 @@ static void test_bad_fixtures(void **state)
 static void test_keeps_going(void **state)
 {
     (void)state;
-    static const char text[] = "- stray\n"                /* 1 */
-                               "# ? first\n"              /* 2: no answer */
-                               "<a id = \"a b\"></a>\n"   /* 3 */
-                               "# ? second\n"             /* 4 */
-                               "```\n"                    /* 5 */
-                               "ok\n"                     /* 6 */
-                               "```\n"                    /* 7 */
-                               "trailing words\n"         /* 8 */
-                               "**Prompts:**\n"           /* 9 */
+    static const char text[] = "- stray\n"                 /* 1 */
+                               "# ? first\n"               /* 2: no answer */
+                               "<a id = \"a b\"></a>\n"    /* 3 */
+                               "# ? second\n"              /* 4 */
+                               "```\n"                     /* 5 */
+                               "ok\n"                      /* 6 */
+                               "```\n"                     /* 7 */
+                               "trailing words\n"          /* 8 */
+                               "**Prompts:**\n"            /* 9 */
                                "- (#x)[wrong way round]\n" /* 10 */
-                               "# ? third\n"              /* 11 */
-                               "- lang = xx\n"            /* 12: an alternate, not a filter */
-                               "```\n"                    /* 13 */
-                               "half an answer\n";        /* 14 */
+                               "# ? third\n"               /* 11 */
+                               "- lang = xx\n"             /* 12: an alternate, not a filter */
+                               "```\n"                     /* 13 */
+                               "half an answer\n";         /* 14 */
     kf_kb *kb = kf_kb_new();
     kf_diag d;
     kf_diag_init(&d);
     assert_int_equal(kf_kb_parse(kb, "k.md", text, strlen(text), &d), KF_EPARSE);
     char *got = expect_render(&d);
-    assert_string_equal(got,
-                        "k.md:1: alternate phrasing outside an entry\n"
-                        "k.md:2: entry without an answer\n"
-                        "k.md:3: invalid id 'a b' (ids use letters, digits, '-', '_', '.')\n"
-                        "k.md:8: unexpected text after the answer\n"
-                        "k.md:10: malformed prompt (expected '- [text](#id)' or "
-                        "'- [text](#?question)')\n"
-                        "k.md:13: unterminated fenced block\n");
+    assert_string_equal(got, "k.md:1: alternate phrasing outside an entry\n"
+                             "k.md:2: entry without an answer\n"
+                             "k.md:3: invalid id 'a b' (ids use letters, digits, '-', '_', '.')\n"
+                             "k.md:8: unexpected text after the answer\n"
+                             "k.md:10: malformed prompt (expected '- [text](#id)' or "
+                             "'- [text](#?question)')\n"
+                             "k.md:13: unterminated fenced block\n");
     /* the good entries are there, with generated ids (the bad anchor was dropped) */
     assert_int_equal(kb->n_entries, 2);
     assert_string_equal(kb->entries[0].id, "k.2");

@@ -133,8 +133,8 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse),    cmocka_unit_test(test_bad_fixtures),
-        cmocka_unit_test(test_keeps_going), cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_parse),         cmocka_unit_test(test_bad_fixtures),
+        cmocka_unit_test(test_keeps_going),   cmocka_unit_test(test_load_dir),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
