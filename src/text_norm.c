@@ -37,13 +37,16 @@ struct kf_norm {
  * with none of those characters can skip it. The set is learned once per process by
  * converting each CJK code point on its own line (lines keep phrases from matching across
  * characters). Converting one character alone misses characters that only change inside a
- * phrase (瞭 in 瞭解 -> 了解, 沈 in 沈默 -> 沉默): EXTRA lists them, found by diffing every
- * phrase of TSPhrases against TSCharacters (opencc_dict -f ocd2 -t text), OpenCC 1.1.6.
+ * phrase (瞭 in 瞭解 -> 了解, 沈 in 沈默 -> 沉默). A phrase only matches when all of it is
+ * there, so one character per such phrase is enough: EXTRA holds the changed characters of
+ * every TSPhrases entry that has no character the probe finds (dumped with opencc_dict
+ * -f ocd2 -t text, OpenCC 1.1.6), plus TSCharacters' keys whose first value is the key
+ * itself. Common characters such as 么 (in 么麼) are not needed: 麼 is probed.
  * Code points beyond the BMP always go through OpenCC; BMP code points outside the probed
  * blocks are not in its t2s dictionaries (they hold Han characters only). If the probe sees
  * anything unexpected, every non-ASCII text goes through OpenCC: slower, never wrong. */
 #define PROBE_CHUNK 512
-static const char EXTRA[] = "阪覆藉衹瞭牴祇彷沈俱么";
+static const char EXTRA[] = "阪覆藉衹瞭牴祇彷沈";
 
 static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
 static int probe_done;
