@@ -187,7 +187,8 @@ static void test_norm_invisible(void **state)
     assert_norm(f, "退\xE2\x80\x8B货", 0, "退货");                /* ZWSP */
     assert_norm(f, "退\xE2\x80\x8D货\xEF\xBB\xBF", 0, "退货");    /* ZWJ, BOM */
     assert_norm(f, "re\xC2\xAD" "fund", 0, "refund");                /* soft hyphen */
-    assert_norm(f, "1\xEF\xB8\x8F\xE2\x83\xA3", 0, "1");          /* keycap 1️⃣ */
+    assert_norm(f, "1\xEF\xB8\x8F\xE2\x83\xA3号", 0, "1号");      /* keycap 1️⃣ */
+    assert_norm(f, "a\xD8\x80" "b", 0, "ab"); /* U+0600, a Cf that is not ignorable */
     assert_norm(f, "\xE2\x80\x8B\xE2\x80\x8C\xE2\x80\x8D", 0, ""); /* only invisible */
 }
 
@@ -352,9 +353,9 @@ static void test_syn_errors(void **state)
                        "退货, 退换, 退回\n"
                        "\n"
                        "保修 # one word only\n"
-                       "换货，退換\n"
+                       "换货，退換，换新\n"
                        "bad\xC3 word, x\n"
-                       "退貨、换新\n"
+                       "退貨、调换\n"
                        "refund / money back\n"
                        "！！, ok\n";
     assert_int_equal(parse_syn(f, s, text, &d, &msgs), KF_EPARSE);
@@ -365,6 +366,9 @@ static void test_syn_errors(void **state)
                         "kb/synonyms.txt:7: \"退貨\" is already in the group of \"退货\" (line 2)\n"
                         "kb/synonyms.txt:9: \"！！\" is empty after normalisation\n");
     assert_int_equal(kf_syn_groups(s), 2);
+    /* A group with an error is left out whole: 换新 is not rewritten to 换货. */
+    assert_int_equal(kf_syn_apply(s, "换新退回", strlen("换新退回"), &f->out), KF_OK);
+    assert_string_equal(f->out.data, "换新退货");
     kf_buf_cleanup(&msgs);
     kf_diag_cleanup(&d);
     kf_syn_free(s);
@@ -502,6 +506,48 @@ static int count_match(sqlite3 *db, const char *q)
     return n;
 }
 
+typedef struct {
+    int n, bad;
+    int ntext;
+} offs;
+
+static int check_offsets(void *ud, int tflags, const char *tok, int len, int start, int end)
+{
+    (void)tflags;
+    (void)tok;
+    (void)len;
+    offs *o = ud;
+    o->n++;
+    if (start < 0 || start > end || end > o->ntext)
+        o->bad++;
+    return SQLITE_OK;
+}
+
+/* NFKC can make text longer (㍿ is 3 bytes, 株式会社 12): offsets given to FTS5 must stay
+ * inside the text it passed. */
+static void tokenize_direct(sqlite3 *db)
+{
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+    assert_non_null(api);
+    void *ud = NULL;
+    fts5_tokenizer tk;
+    assert_int_equal(api->xFindTokenizer(api, "kefu", &ud, &tk), SQLITE_OK);
+    Fts5Tokenizer *t = NULL;
+    assert_int_equal(tk.xCreate(ud, NULL, 0, &t), SQLITE_OK);
+    const char *text = "\xE3\x8D\xBF\xE3\x8D\xBF"; /* ㍿㍿ */
+    offs o = {0, 0, 6};
+    assert_int_equal(tk.xTokenize(t, &o, FTS5_TOKENIZE_DOCUMENT, text, 6, check_offsets),
+                     SQLITE_OK);
+    assert_int_equal(o.n, 15); /* 8 unigrams, 7 bigrams */
+    assert_int_equal(o.bad, 0);
+    tk.xDelete(t);
+}
+
 static void test_fts5(void **state)
 {
     fx *f = *state;
@@ -529,6 +575,7 @@ static void test_fts5(void **state)
     assert_int_equal(count_match(db, "\"refunds\""), 1);
     assert_int_equal(count_match(db, "\"\xE9\x80\""), 0); /* invalid UTF-8: no tokens */
     assert_int_equal(count_match(db, "\"退货 怎么\""), 0);
+    tokenize_direct(db);
     sqlite3_close(db);
     kf_diag_cleanup(&d);
     kf_syn_free(s);
