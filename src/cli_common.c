@@ -36,8 +36,21 @@ int kf_cli_parse(int argc, char **argv, kf_cli_opts *o, const char *usage)
             target = &o->val;
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
             target = &o->out;
+        } else if (strcmp(a, "--cases") == 0) {
+            target = &o->cases;
         } else if (strcmp(a, "--prefix") == 0) {
             target = &o->prefix;
+        } else if (strcmp(a, "--answer-min") == 0 || strcmp(a, "--margin-min") == 0 ||
+                   strcmp(a, "--clarify-min") == 0) {
+            if (i + 1 >= argc)
+                goto missing;
+            double v = atof(argv[++i]);
+            if (a[2] == 'a')
+                o->cfg.answer_min = v;
+            else if (a[3] == 'a')
+                o->cfg.margin_min = v;
+            else
+                o->cfg.clarify_min = v;
         } else if (strcmp(a, "--min") == 0) {
             if (i + 1 >= argc)
                 goto missing;

@@ -11,9 +11,10 @@
 #include "kefu/util.h"
 
 static const char usage[] =
-    "usage: kefu eval [--kb DIR] [--intents DIR]\n"
+    "usage: kefu eval [--kb DIR] [--intents DIR] [--cases DIR]\n"
     "       kefu eval --train TRAIN.tsv --test TEST.tsv [--val VAL.tsv] [--json]\n"
-    "  The first form runs the *.test files and reports accuracy per topic and language,\n"
+    "  The first form runs the *.test files (those of DIR with --cases, e.g. a development\n"
+    "  set kept apart from the shipped tests) and reports accuracy per topic and language,\n"
     "  the decisions and the confusions. The second builds a knowledge base from the\n"
     "  text<TAB>label lines of TRAIN (one entry per label) and reports top-1 accuracy on\n"
     "  TEST; when TEST has `oos` lines, in-scope accuracy and out-of-scope recall at the\n"
@@ -47,6 +48,26 @@ static int eval_own(kf_cli_opts *o)
         return 1;
     const kf_cases *cs = kf_engine_cases(e);
     const kf_kb *kb = kf_engine_kb(e);
+    kf_cases other;
+    kf_cases_init(&other);
+    if (o->cases) {
+        kf_diag d;
+        kf_diag_init(&d);
+        kf_cases_load_dir(&other, o->cases, &d);
+        for (size_t i = 0; i < other.n; i++)
+            if (other.v[i].expect[0] != '@' && !kf_kb_find(kb, other.v[i].expect))
+                kf_diag_add(&d, other.v[i].file, other.v[i].line + 1, "unknown entry id '%s'",
+                            other.v[i].expect);
+        if (kf_diag_count(&d)) {
+            kf_diag_print(&d, stderr);
+            kf_diag_cleanup(&d);
+            kf_cases_cleanup(&other);
+            kf_engine_unref(e);
+            return 1;
+        }
+        kf_diag_cleanup(&d);
+        cs = &other;
+    }
     tally topics[128], langs[2], decisions[8];
     size_t nt = 0, nl = 0, nd = 0, pass = 0;
     for (size_t i = 0; i < cs->n; i++) {
@@ -95,6 +116,7 @@ static int eval_own(kf_cli_opts *o)
         printf(" %s %zu", decisions[i].name, decisions[i].total);
     printf("\ntotal: %zu of %zu right (%.1f%%)\n", pass, cs->n,
            cs->n ? 100.0 * (double)pass / (double)cs->n : 0.0);
+    kf_cases_cleanup(&other);
     kf_engine_unref(e);
     return 0;
 }
@@ -170,7 +192,9 @@ static int predict_all(kf_engine *e, const sample *s, size_t n, pred *p, double 
         if (rc == KF_OK) {
             if (m.n_cand) {
                 p[i].conf = m.cand[0].score;
-                p[i].right = strcmp(m.cand[0].entry->id, s[i].label) == 0;
+                /* the entry's answer is its label (kf_engine_from_tsv) */
+                const kf_entry *en = m.cand[0].entry;
+                p[i].right = en->n_versions && strcmp(en->versions[0].answer, s[i].label) == 0;
             }
             if (us)
                 us[i] = (double)m.elapsed_ns / 1000.0;
@@ -271,6 +295,8 @@ static int eval_split(kf_cli_opts *o)
             for (int k = 0; k <= 1000; k++) {
                 double t = k / 1000.0, a, r, x;
                 rates(pv, nval, t, &a, &r, &x);
+                if (getenv("KEFU_EVAL_CURVE") && k % 10 == 0)
+                    fprintf(stderr, "val t=%.3f in=%.4f oos=%.4f\n", t, a, r);
                 if (a + r > best + 1e-12) {
                     best = a + r;
                     thr = t;

@@ -433,16 +433,10 @@ kf_engine *kf_engine_load(const kf_engine_config *cfg, kf_diag *d)
         kf_syn_parse(e->syn, norm, synpath, text, len, d);
     else if (rc != KF_ENOTFOUND)
         kf_diag_add(d, synpath, 0, "cannot read: %s", kf_strerror(rc));
+    /* rules load even when the kb failed, so that one run reports every error; their
+     * `answer` targets are then not checked (kb NULL) */
     e->kb = kf_kb_load_dir(e->kb_dir, d);
-    if (e->kb) {
-        e->rules = kf_rules_load_dir(e->intents_dir, e->kb, &e->cfg.limits, d);
-        if (!e->rules && kf_diag_count(d) == before) {
-            /* no intents directory: no rules */
-            e->rules = kf_rules_new(&e->cfg.limits);
-            if (e->rules)
-                kf_rules_finish(e->rules, e->kb, d);
-        }
-    }
+    e->rules = kf_rules_load_dir(e->intents_dir, e->kb, &e->cfg.limits, d);
     kf_cases_load_dir(&e->cases, e->kb_dir, d);
     kf_cases_load_dir(&e->cases, e->intents_dir, d);
     if (kf_diag_count(d) > before || !e->kb || !e->rules)
@@ -526,10 +520,27 @@ kf_engine *kf_engine_from_tsv(const kf_engine_config *cfg, const char *file, con
             kf_buf_append(&groups[g], s, ql) || kf_buf_putc(&groups[g], '\n'))
             goto oom;
     }
+    /* the label is the answer; the id is the label with characters that ids do not allow
+     * replaced (and the group number appended then, to stay unique) */
     for (size_t g = 0; g < nl; g++) {
-        if (kf_buf_printf(&md, "<a id = \"%s\"></a>\n%s\n```\n%s\n```\n\n", labels[g],
-                          groups[g].data, labels[g]))
+        kf_buf id;
+        kf_buf_init(&id);
+        int changed = 0;
+        for (const char *c = labels[g]; *c; c++) {
+            int ok = kf_kb_id_valid(c, 1);
+            changed |= !ok;
+            if (kf_buf_putc(&id, ok ? *c : '_')) {
+                kf_buf_cleanup(&id);
+                goto oom;
+            }
+        }
+        if ((changed && kf_buf_printf(&id, ".%zu", g)) ||
+            kf_buf_printf(&md, "<a id = \"%s\"></a>\n%s\n```\n%s\n```\n\n",
+                          id.data ? id.data : "", groups[g].data, labels[g])) {
+            kf_buf_cleanup(&id);
             goto oom;
+        }
+        kf_buf_cleanup(&id);
     }
     if (kf_diag_count(d) > before)
         goto fail;

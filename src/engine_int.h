@@ -14,12 +14,13 @@
 
 #define MAX_QUESTION (64 * 1024)
 #define RETRIEVE_MAX 64
-#define SVM_C 1.0
+#define SVM_C (getenv("KF_C") ? atof(getenv("KF_C")) : 2.0)
 /* The confidence of an entry is a softmax over the linear scores with an extra "none"
  * class scored NONE_SCORE: it is high only when the entry both scores well in absolute
  * terms and beats the others, which is what makes one threshold work across questions. */
-#define TEMPERATURE 0.1
-#define NONE_SCORE 0.0
+#include <stdlib.h>
+#define TEMPERATURE (getenv("KF_T") ? atof(getenv("KF_T")) : 0.1)
+#define NONE_SCORE (getenv("KF_NONE") ? atof(getenv("KF_NONE")) : 0.0)
 
 typedef struct learned {
     kf_vocab *vocab;

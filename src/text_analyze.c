@@ -56,6 +56,11 @@ kf_norm *kf_analyzer_norm(kf_analyzer *a)
     return a->norm;
 }
 
+kf_tok *kf_analyzer_tok(kf_analyzer *a)
+{
+    return a->tok;
+}
+
 int kf_analyze(kf_analyzer *a, const char *s, size_t len, kf_buf *norm_out, kf_tok_cb cb,
                void *ud)
 {

@@ -23,7 +23,7 @@ typedef struct kf_cli_opts {
     const char *pos[8]; /* other positional arguments */
     int npos;
     int json, tests, help;
-    const char *lang, *train, *test, *val, *out, *prefix;
+    const char *lang, *train, *test, *val, *out, *prefix, *cases;
     double min_accuracy;
 } kf_cli_opts;
 
