@@ -41,9 +41,9 @@ void kf_engine_config_defaults(kf_engine_config *c)
     memset(c, 0, sizeof(*c));
     c->kb_dir = "kb";
     c->intents_dir = "intents";
-    c->answer_min = 0.5;
-    c->margin_min = 0.2;
-    c->clarify_min = 0.2;
+    c->answer_min = 0.09;
+    c->margin_min = 0.1;
+    c->clarify_min = 0.07;
     c->learned = 1;
     c->limits.match_limit = 100000;
     c->limits.depth_limit = 1000;
@@ -260,6 +260,88 @@ static int build_index(kf_engine *e)
     return kf_index_commit(e->index);
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Where "none" sits. A linear model trained on a few phrasings per entry scores new
+ * wordings of a question far lower than one trained on a hundred, so a fixed zero would
+ * refuse good questions in a small knowledge base and accept noise in a large one. We
+ * measure it instead: every fourth phrasing of each entry is held out, a model is trained on
+ * the rest, and "none" is put at the CALIB_QUANTILE of the scores that the held-out
+ * phrasings give their own entry when it wins. So a held-out phrasing typically gets a
+ * confidence near 0.5 or more, and text unlike any phrasing falls below. Deterministic:
+ * the split depends only on the order of the phrasings. */
+static int calibrate(kf_engine *e, learned *l, const kf_fvec *rows, const int *labels)
+{
+    size_t n = e->n_phr, ne = e->kb->n_entries, ntr = 0, nho = 0, nsc = 0;
+    kf_fvec *tr = NULL;
+    int *trl = NULL;
+    uint32_t *seen = NULL;
+    uint8_t *held = NULL;
+    double *sc = NULL;
+    float *raw = NULL;
+    kf_model *m = NULL;
+    int rc = KF_ENOMEM;
+
+    l->none = 0;
+    if (ne < 2)
+        return KF_OK;
+    tr = kf_calloc(n, sizeof(*tr));
+    trl = kf_calloc(n, sizeof(*trl));
+    seen = kf_calloc(ne, sizeof(*seen));
+    sc = kf_calloc(n, sizeof(*sc));
+    raw = kf_calloc(ne, sizeof(*raw));
+    held = kf_calloc(n, 1);
+    if (!tr || !trl || !seen || !sc || !raw || !held)
+        goto out;
+    for (size_t p = 0; p < n; p++) {
+        uint32_t k = seen[labels[p]]++;
+        if (k % 4 == 3) {
+            held[p] = 1;
+            nho++;
+        } else {
+            tr[ntr] = rows[p];
+            trl[ntr++] = labels[p];
+        }
+    }
+    if (nho == 0) {
+        rc = KF_OK;
+        goto out;
+    }
+    m = kf_model_train(tr, trl, ntr, kf_vocab_size(l->vocab), ne, SVM_C, &rc);
+    if (!m)
+        goto out;
+    for (size_t p = 0; p < n; p++) {
+        if (!held[p] || rows[p].n == 0)
+            continue;
+        kf_model_scores(m, &rows[p], raw);
+        size_t best = 0;
+        for (size_t c = 1; c < ne; c++)
+            if (raw[c] > raw[best])
+                best = c;
+        if ((int)best == labels[p])
+            sc[nsc++] = raw[best];
+    }
+    if (nsc) {
+        qsort(sc, nsc, sizeof(*sc), cmp_dbl);
+        l->none = sc[(size_t)((double)(nsc - 1) * CALIB_QUANTILE)];
+    }
+    l->n_calib = nsc;
+    rc = KF_OK;
+out:
+    kf_model_free(m);
+    kf_free(tr);
+    kf_free(trl);
+    kf_free(seen);
+    kf_free(held);
+    kf_free(sc);
+    kf_free(raw);
+    return rc;
+}
+
 /* Builds the vocabulary and trains the model. Runs on the trainer thread or inline. */
 static learned *build_learned(kf_engine *e, int *err)
 {
@@ -289,6 +371,8 @@ static learned *build_learned(kf_engine *e, int *err)
             goto fail;
         labels[p] = (int)e->phr_entry[p];
     }
+    if ((rc = calibrate(e, l, rows, labels)))
+        goto fail;
     l->model = kf_model_train(rows, labels, e->n_phr, kf_vocab_size(l->vocab), e->kb->n_entries,
                               SVM_C, &rc);
     if (!l->model)

@@ -196,6 +196,14 @@ static void decide(kf_engine *e, kf_match *m)
     }
 }
 
+/* Words the knowledge base has never seen lower the confidence: a question about stock
+ * prices that shares one character with "invoice" is not about invoices, however the
+ * linear scores rank the entries. */
+static double cov_factor(float coverage)
+{
+    return coverage;
+}
+
 /* Fills m->cand from scores over all entries (learned) or retrieval results. */
 static int score_question(kf_engine *e, kf_analyzer *a, const char *text, size_t len,
                           unsigned flags, kf_match *m)
@@ -233,16 +241,17 @@ static int score_question(kf_engine *e, kf_analyzer *a, const char *text, size_t
         if (x.n) {
             kf_model_scores(l->model, &x, raw);
             /* softmax with a "none" class: see TEMPERATURE */
-            double mx = NONE_SCORE;
+            double none = l->none;
+            double mx = none;
             for (size_t i = 0; i < ne; i++)
                 if (raw[i] > mx)
                     mx = raw[i];
-            double z = exp((NONE_SCORE - mx) / TEMPERATURE);
+            double z = exp((none - mx) / TEMPERATURE);
             for (size_t i = 0; i < ne; i++)
                 z += exp((raw[i] - mx) / TEMPERATURE);
             for (size_t i = 0; i < ne; i++) {
                 sc[i].entry = (uint32_t)i;
-                sc[i].score = exp((raw[i] - mx) / TEMPERATURE) / z;
+                sc[i].score = exp((raw[i] - mx) / TEMPERATURE) / z * cov_factor(x.coverage);
                 sc[i].bm25 = raw[i];
             }
             n = ne;

@@ -232,7 +232,8 @@ static int gen_features(const collect *c, const char *norm, emit_fn emit, void *
                         return rc;
                 }
             }
-            /* character 3..5-grams of the surface word with boundary marks */
+            /* character 3- and 4-grams of the surface word with boundary marks (3..4 was
+             * better than 3..5 and 2..4 on CLINC150's validation split, and cheaper) */
             size_t wl = t->end - t->start;
             char w[70];
             if (wl + 2 <= sizeof(w)) {
@@ -240,7 +241,7 @@ static int gen_features(const collect *c, const char *norm, emit_fn emit, void *
                 memcpy(w + 1, norm + t->start, wl);
                 w[wl + 1] = '>';
                 size_t L = wl + 2;
-                for (size_t g = 3; g <= 5; g++) {
+                for (size_t g = 3; g <= 4; g++) {
                     for (size_t s = 0; s + g <= L; s++) {
                         f[0] = 'C';
                         memcpy(f + 2, w + s, g);
@@ -340,6 +341,8 @@ typedef struct vec_ctx {
     const kf_vocab *v;
     uint32_t *ids;
     size_t n, cap;
+    uint32_t *unk; /* hashes of features not in the vocabulary */
+    size_t nunk, unkcap;
     int err;
 } vec_ctx;
 
@@ -349,8 +352,12 @@ static int vec_emit(void *ud, const char *f, size_t n)
     uint32_t h = hash_bytes(f, n);
     size_t slot;
     long id = lookup(x->v, f, n, h, &slot);
-    if (id < 0)
+    if (id < 0) {
+        if (kf_grow(&x->unk, &x->unkcap, x->nunk + 1, sizeof(*x->unk)))
+            return x->err = KF_ENOMEM;
+        x->unk[x->nunk++] = h;
         return 0;
+    }
     if (kf_grow(&x->ids, &x->cap, x->n + 1, sizeof(*x->ids)))
         return x->err = KF_ENOMEM;
     x->ids[x->n++] = (uint32_t)id;
@@ -368,10 +375,11 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
 {
     collect c = {0};
     kf_buf nbuf;
-    vec_ctx x = {v, NULL, 0, 0, 0};
+    vec_ctx x = {v, NULL, 0, 0, NULL, 0, 0, 0};
     int rc;
 
     out->n = 0;
+    out->coverage = 0;
     if (!v->frozen || !v->idf)
         return KF_EINVAL;
     kf_buf_init(&nbuf);
@@ -427,6 +435,20 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
     double ss = 0;
     for (size_t i = 0; i < m; i++)
         ss += (double)out->val[i] * out->val[i];
+    /* an unseen feature weighs like one seen in no document (the largest idf), with the
+     * same sublinear tf as the others */
+    double max_idf = log(1.0 + v->ndocs) + 1.0, unk = 0;
+    if (x.nunk)
+        qsort(x.unk, x.nunk, sizeof(*x.unk), cmp_u32);
+    for (size_t i = 0; i < x.nunk;) {
+        size_t j = i;
+        while (j < x.nunk && x.unk[j] == x.unk[i])
+            j++;
+        double w = (1.0 + log((double)(j - i))) * max_idf;
+        unk += w * w;
+        i = j;
+    }
+    out->coverage = ss + unk > 0 ? (float)(ss / (ss + unk)) : 0.0f;
     if (ss > 0) {
         float inv = (float)(1.0 / sqrt(ss));
         for (size_t i = 0; i < m; i++)
@@ -435,6 +457,7 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
     out->n = m;
 out:
     kf_free(x.ids);
+    kf_free(x.unk);
     collect_cleanup(&c);
     kf_buf_cleanup(&nbuf);
     return rc;
