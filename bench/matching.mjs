@@ -36,7 +36,7 @@ for (const s of sets) {
   let p = null;
   if (!skipPeer) {
     const pargs = ['eval.mjs', '--train', path.join(data, s.train), '--test', path.join(data, s.test)];
-    if (s.val) pargs.push('--val', path.join(data, s.val));
+    if (s.val) pargs.push('--val', path.join(data, s.val), '--criterion', 'eer');
     try {
       p = run('node', pargs, { cwd: peerDir });
     } catch (e) {

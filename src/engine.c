@@ -102,6 +102,7 @@ static void engine_destroy(kf_engine *e)
     kf_syn_free(e->syn);
     kf_free(e->kb_dir);
     kf_free(e->intents_dir);
+    kf_free(e->cache_dir);
     pthread_mutex_destroy(&e->pool_lock);
     pthread_mutex_destroy(&e->lrn_lock);
     pthread_cond_destroy(&e->lrn_cond);
@@ -141,6 +142,12 @@ const char *kf_engine_hash(const kf_engine *e)
     return e->hash;
 }
 
+int kf_engine_learned_cached(const kf_engine *e)
+{
+    learned *l = atomic_load(&((kf_engine *)e)->lrn);
+    return l && l->cached;
+}
+
 int kf_engine_learned_ready(const kf_engine *e)
 {
     return atomic_load(&((kf_engine *)e)->lrn) != NULL;
@@ -171,12 +178,14 @@ static kf_engine *engine_alloc(const kf_engine_config *cfg)
         kf_engine_config_defaults(&e->cfg);
     e->kb_dir = kf_strdup(e->cfg.kb_dir ? e->cfg.kb_dir : "kb");
     e->intents_dir = kf_strdup(e->cfg.intents_dir ? e->cfg.intents_dir : "intents");
-    if (!e->kb_dir || !e->intents_dir) {
+    e->cache_dir = e->cfg.cache_dir ? kf_strdup(e->cfg.cache_dir) : NULL;
+    if (!e->kb_dir || !e->intents_dir || (e->cfg.cache_dir && !e->cache_dir)) {
         engine_destroy(e);
         return NULL;
     }
     e->cfg.kb_dir = e->kb_dir;
     e->cfg.intents_dir = e->intents_dir;
+    e->cfg.cache_dir = e->cache_dir;
     return e;
 }
 
@@ -363,20 +372,35 @@ static learned *build_learned(kf_engine *e, int *err)
             goto fail;
     }
     kf_vocab_freeze(l->vocab);
-    for (size_t p = 0; p < e->n_phr; p++) {
-        const char *t = e->phr_text[p];
-        kf_fvec_init(&rows[p]);
-        if ((rc = kf_vocab_vector(l->vocab, a, t, strlen(t), &rows[p], NULL, NULL)) &&
-            rc != KF_EUTF8)
-            goto fail;
-        labels[p] = (int)e->phr_entry[p];
+    /* The vocabulary is rebuilt every time (it is cheap); the trained weights and the
+     * calibration come from the cache when the knowledge files hash the same and the
+     * dimensions agree. */
+    char cpath[4096] = "";
+    if (e->cache_dir && e->hash[0] && strcmp(e->hash, "tsv") != 0)
+        snprintf(cpath, sizeof(cpath), "%s/kefu-%s-%zu-%zu.model", e->cache_dir, e->hash,
+                 kf_vocab_size(l->vocab), e->kb->n_entries);
+    if (cpath[0]) {
+        l->model = kf_model_load(cpath, kf_vocab_size(l->vocab), e->kb->n_entries, &l->none, NULL);
+        l->cached = l->model != NULL;
     }
-    if ((rc = calibrate(e, l, rows, labels)))
-        goto fail;
-    l->model = kf_model_train(rows, labels, e->n_phr, kf_vocab_size(l->vocab), e->kb->n_entries,
-                              SVM_C, &rc);
-    if (!l->model)
-        goto fail;
+    if (!l->model) {
+        for (size_t p = 0; p < e->n_phr; p++) {
+            const char *t = e->phr_text[p];
+            if ((rc = kf_vocab_vector(l->vocab, a, t, strlen(t), &rows[p], NULL, NULL)) &&
+                rc != KF_EUTF8)
+                goto fail;
+            labels[p] = (int)e->phr_entry[p];
+        }
+        if ((rc = calibrate(e, l, rows, labels)))
+            goto fail;
+        l->model = kf_model_train(rows, labels, e->n_phr, kf_vocab_size(l->vocab),
+                                  e->kb->n_entries, SVM_C, &rc);
+        if (!l->model)
+            goto fail;
+        if (cpath[0] && (rc = kf_model_save(l->model, l->none, cpath)))
+            kf_log(KF_LOG_WARN, "cannot cache the model in %s: %s", e->cache_dir,
+                   kf_strerror(rc));
+    }
     rc = KF_OK;
 fail:
     if (rows)

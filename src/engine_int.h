@@ -29,12 +29,13 @@ typedef struct learned {
     kf_model *model;
     double none;  /* the score of "none" in the softmax: see calibrate() in engine.c */
     size_t n_calib; /* held-out phrasings the calibration saw */
+    int cached;     /* the model came from the cache */
 } learned;
 
 struct kf_engine {
     atomic_int refs;
     kf_engine_config cfg;
-    char *kb_dir, *intents_dir;
+    char *kb_dir, *intents_dir, *cache_dir;
     kf_syn *syn;
     kf_kb *kb;
     kf_rules *rules;

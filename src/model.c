@@ -170,24 +170,32 @@ float kf_model_weight(const kf_model *m, uint32_t f, size_t c)
     return m->w[(size_t)f * m->n_classes + c];
 }
 
-static const char magic[8] = {'K', 'F', 'M', 'O', 'D', 'E', 'L', '1'};
+static const char magic[8] = {'K', 'F', 'M', 'O', 'D', 'E', 'L', '2'};
 
-int kf_model_save(const kf_model *m, const char *path)
+int kf_model_save(const kf_model *m, double extra, const char *path)
 {
-    FILE *f = fopen(path, "wb");
+    char tmp[4096];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+        return KF_EINVAL;
+    FILE *f = fopen(tmp, "wb");
     if (!f)
         return KF_EIO;
     uint64_t dims[2] = {m->n_features, m->n_classes};
     size_t nw = (m->n_features + 1) * m->n_classes;
     int ok = fwrite(magic, 1, sizeof(magic), f) == sizeof(magic) &&
-             fwrite(dims, sizeof(dims[0]), 2, f) == 2 &&
+             fwrite(dims, sizeof(dims[0]), 2, f) == 2 && fwrite(&extra, sizeof(extra), 1, f) == 1 &&
              fwrite(m->w, sizeof(float), nw, f) == nw;
     if (fclose(f) != 0)
         ok = 0;
-    return ok ? KF_OK : KF_EIO;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return KF_EIO;
+    }
+    return KF_OK;
 }
 
-kf_model *kf_model_load(const char *path, size_t n_features, size_t n_classes, int *err)
+kf_model *kf_model_load(const char *path, size_t n_features, size_t n_classes, double *extra,
+                        int *err)
 {
     kf_model *m = NULL;
     FILE *f = fopen(path, "rb");
@@ -201,7 +209,7 @@ kf_model *kf_model_load(const char *path, size_t n_features, size_t n_classes, i
     }
     if (fread(mg, 1, sizeof(mg), f) != sizeof(mg) || memcmp(mg, magic, sizeof(mg)) != 0 ||
         fread(dims, sizeof(dims[0]), 2, f) != 2 || dims[0] != n_features ||
-        dims[1] != n_classes) {
+        dims[1] != n_classes || fread(extra, sizeof(*extra), 1, f) != 1) {
         rc = KF_EINVAL;
         goto fail;
     }

@@ -24,9 +24,12 @@ size_t kf_model_classes(const kf_model *m);
 void kf_model_scores(const kf_model *m, const kf_fvec *x, float *scores);
 /* Weight of feature f for class c. */
 float kf_model_weight(const kf_model *m, uint32_t f, size_t c);
-/* Saves / loads a trained model (a small binary format of ours, with a header and the
- * dimensions; a mismatching file is refused with KF_EINVAL). */
-int kf_model_save(const kf_model *m, const char *path);
-kf_model *kf_model_load(const char *path, size_t n_features, size_t n_classes, int *err);
+/* Saves / loads a trained model (a small binary format of ours: a header, the dimensions,
+ * one caller's value `extra` (the engine's calibration), the weights). A file with other
+ * dimensions or a bad size is refused with KF_EINVAL. Saving writes PATH.tmp and renames
+ * it, so a reader never sees half a file. */
+int kf_model_save(const kf_model *m, double extra, const char *path);
+kf_model *kf_model_load(const char *path, size_t n_features, size_t n_classes, double *extra,
+                        int *err);
 
 #endif

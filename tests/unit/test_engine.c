@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +282,41 @@ static void test_broken_knowledge(void **state)
     assert_int_equal(system(p), 0);
 }
 
+static void test_model_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kefu-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    kf_engine_config c;
+    kf_engine_config_defaults(&c);
+    c.kb_dir = FIX "/kb";
+    c.intents_dir = FIX "/intents";
+    c.learned = 2;
+    c.cache_dir = dir;
+    kf_diag d;
+    kf_diag_init(&d);
+    kf_engine *a = kf_engine_load(&c, &d);
+    assert_non_null(a);
+    assert_true(kf_engine_learned_ready(a));
+    assert_false(kf_engine_learned_cached(a)); /* trained, then saved */
+    kf_engine *b = kf_engine_load(&c, &d);
+    assert_non_null(b);
+    assert_true(kf_engine_learned_cached(b)); /* same files: from the cache */
+    kf_match ma, mb;
+    ask(a, "质保多久", &ma);
+    ask(b, "质保多久", &mb);
+    assert_string_equal(ma.entry->id, mb.entry->id);
+    assert_true(fabs(ma.confidence - mb.confidence) < 1e-6);
+    kf_match_cleanup(&ma);
+    kf_match_cleanup(&mb);
+    kf_engine_unref(a);
+    kf_engine_unref(b);
+    kf_diag_cleanup(&d);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_from_tsv(void **state)
 {
     (void)state;
@@ -327,6 +363,7 @@ int main(void)
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_retrieval_only),  cmocka_unit_test(test_background),
         cmocka_unit_test(test_broken_knowledge), cmocka_unit_test(test_from_tsv),
+        cmocka_unit_test(test_model_cache),
     };
     int rc = cmocka_run_group_tests_name("engine", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("engine (own snapshots)", alone, NULL, NULL);
