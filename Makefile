@@ -76,7 +76,8 @@ asan:
 	  all unit
 	@KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
 
-bench: deps
+bench:
+	@.ci/deps bench
 	@$(MAKE) --no-print-directory all
 	@bench/run
 

@@ -55,6 +55,8 @@ static const cfg_key keys[] = {
      "offer the best entries as choices when the best scores at least this, else fallback"},
     {"learned", T_INT, F(learned), NULL, 0, 2, NULL, 0,
      "learned scoring layer: 0 off, 1 built in the background, 2 built before serving"},
+    {"cache_dir", T_STR, F(cache_dir), "", 0, 0, NULL, 0,
+     "directory where trained models are kept by content hash, for fast restarts (empty: none)"},
     {"max_frame", T_INT, F(max_frame), "4096", 256, 1048576, NULL, 0,
      "largest inbound WebSocket message in bytes (larger: error, close 1009)"},
     {"rate_per_conn", T_INT, F(rate_per_conn), "2", 1, 100000, NULL, 0,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kefu/cli.h"
 #include "kefu/server.h"
 
 static const struct {
@@ -12,6 +13,11 @@ static const struct {
 } commands[] = {
     {"serve", kf_cli_serve, "run the chat server (WebSocket, web/, /healthz, /metrics)"},
     {"config", kf_cli_config, "print the documented example configuration, or check a file"},
+    {"check", kf_cli_check, "validate kb/ and intents/ (file:line errors); --tests runs *.test"},
+    {"ask", kf_cli_ask, "explain how one question is matched"},
+    {"eval", kf_cli_eval, "accuracy over the test files, or over a train/test split"},
+    {"chat", kf_cli_chat, "talk to the bot on the terminal"},
+    {"import", kf_cli_import, "convert a question<TAB>answer export into a kb file"},
 };
 
 static void usage(FILE *out)

@@ -247,6 +247,7 @@ static void engine_config(const kf_config *c, kf_engine_config *ec)
     ec->margin_min = c->margin_min;
     ec->clarify_min = c->clarify_min;
     ec->learned = (int)c->learned;
+    ec->cache_dir = c->cache_dir[0] ? c->cache_dir : NULL;
 }
 
 static void reload(kf_server *s)

@@ -36,6 +36,7 @@ typedef struct kf_engine_config {
     double clarify_min; /* else clarify when top >= clarify_min, else fallback */
     int learned;        /* 0: retrieval only; 1: learned layer built in the background;
                            2: built before kf_engine_load returns */
+    const char *cache_dir; /* where trained models are kept by content hash; NULL: none */
     kf_rules_limits limits;
 } kf_engine_config;
 
@@ -62,6 +63,8 @@ const kf_rules *kf_engine_rules(const kf_engine *e);
 const kf_cases *kf_engine_cases(const kf_engine *e);
 /* 1 once the learned layer serves (always 0 when disabled). */
 int kf_engine_learned_ready(const kf_engine *e);
+/* 1 if the learned layer came from the model cache rather than training. */
+int kf_engine_learned_cached(const kf_engine *e);
 /* Blocks until the background learned layer is ready or failed. */
 void kf_engine_wait_learned(kf_engine *e);
 /* Content hash of all knowledge files (hex, borrowed), e.g. for logs and caches. */
@@ -106,6 +109,9 @@ typedef struct kf_match {
 int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, unsigned flags,
                     kf_match *out);
 void kf_match_cleanup(kf_match *m);
+/* The outcome in test-file notation: an entry id, "@handoff:REASON", "@reply:RULE",
+ * "@clarify(a|b)" or "@fallback". */
+void kf_match_describe(const kf_match *m, char *buf, size_t n);
 
 /* Knowledge search for agents: up to max entries by BM25 over all phrasings and answers.
  * Returns the number found (>= 0) or a negative KF_E* code. */

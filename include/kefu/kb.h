@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * The knowledge base: FAQ entries parsed from the .md and .qna files of kb/ (the .qna Markdown
- * convention, see docs/knowledge-format.md), their validation, and `kefu import` of TSV.
+ * The knowledge base: FAQ entries parsed from the *.md and *.qna files in kb/ (the .qna
+ * Markdown convention, see docs/knowledge-format.md), their validation, and `kefu import` of
+ * TSV.
  * Pure data and parsing: no matching, no SQL. Structs are public and read-only. */
 #ifndef KEFU_KB_H
 #define KEFU_KB_H
@@ -17,9 +18,14 @@ kf_lang kf_lang_parse(const char *s);
 /* KF_LANG_ZH if the text contains a Han character, else KF_LANG_EN. */
 kf_lang kf_lang_detect(const char *s, size_t len);
 
+/* 1 if s[0..len) is a valid entry id (or rule name): non-empty, only ASCII letters, digits,
+ * '-', '_' and '.'. Shared by the kb, rules and test-file parsers so they agree. */
+int kf_kb_id_valid(const char *s, size_t len);
+
 typedef struct kf_prompt {
     char *text;   /* button text */
     char *target; /* entry id (resolved by kf_kb_finish from "#?question" forms) */
+    int line;     /* line of the prompt in its file */
 } kf_prompt;
 
 /* One language version of an entry. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * Rules from the .rules files of intents/: PCRE2 patterns (UTF, UCP, caseless, JIT) with match and depth
- * limits, an action and a priority; slots from named groups. See docs/knowledge-format.md.
+ * Rules from the *.rules files in intents/: PCRE2 patterns (UTF, UCP, caseless, JIT) with
+ * match and depth limits, an action and a priority; slots from named groups. See
+ * docs/knowledge-format.md.
  * Knows nothing of retrieval: the engine asks it first. A compiled rule set is immutable and
  * may be matched from several threads at once. */
 #ifndef KEFU_RULES_H
@@ -46,8 +47,9 @@ typedef struct kf_rules_result {
 typedef struct kf_rules kf_rules;
 
 typedef struct kf_rules_limits {
-    uint32_t match_limit; /* pcre2_set_match_limit; default 100000 */
-    uint32_t depth_limit; /* pcre2_set_depth_limit; default 1000 */
+    uint32_t match_limit; /* pcre2_set_match_limit; default (or 0) 100000 */
+    uint32_t depth_limit; /* pcre2_set_depth_limit; default (or 0) 1000. JIT code ignores
+                             it: there a per-thread JIT stack of at most 512 KiB bounds depth */
 } kf_rules_limits;
 
 kf_rules *kf_rules_new(const kf_rules_limits *lim /* NULL: defaults */);
@@ -65,7 +67,8 @@ size_t kf_rules_count(const kf_rules *r);
 const kf_rule *kf_rules_get(const kf_rules *r, size_t i); /* in priority order */
 /* Matches text (already normalised with KF_NORM_KEEP_PUNCT) against every rule, in priority
  * order. Fills *out (caller calls kf_rules_result_cleanup). A pattern that hits a limit
- * counts as no match and is reported in out->limited. Returns KF_OK or KF_ENOMEM. */
+ * counts as no match and is reported in out->limited. Returns KF_OK, KF_ENOMEM, or
+ * KF_EUTF8 when text is not valid UTF-8 (nothing matched). */
 int kf_rules_match(const kf_rules *r, const char *text, size_t len, kf_rules_result *out);
 void kf_rules_result_cleanup(kf_rules_result *res);
 

@@ -39,10 +39,11 @@ test('an edited entry is answered to a client that stays connected (inotify)', (
 test('a broken edit keeps the old answers and logs file:line', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor({ lang: 'zh' });
   const file = join(s.dir, 'kb', 'delivery.md');
-  // an unterminated fenced block: the whole reload is refused
-  writeFileSync(file, readFileSync(file, 'utf8').replace('付款后 48 小时内发货', '付款后 1 小时内发货').replace(/```\n\n## \?/, '\n\n## ?'));
+  // a changed answer plus a duplicate id: the whole reload is refused
+  writeFileSync(file, readFileSync(file, 'utf8').replace('付款后 48 小时内发货', '付款后 1 小时内发货') +
+    '\n<a id = "return-policy"></a>\n\n# ? 重复的条目\n\n```markdown\n重复\n```\n');
   await waitMetric(s, 'kefu_reloads_total{result="failed"}', 1);
-  await s.waitLog(/reload: \S*delivery\.md:\d+: /);
+  await s.waitLog(/reload: \S*\.md:\d+: duplicate id .return-policy./);
   const r = await c.ask('发货时间', 'a');
   assert.equal(r.reply.entry, 'delivery-time');
   assert.match(r.reply.text, /48 小时内/);

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT
+ * Feature extraction and the feature vocabulary (see feat.h). Feature strings carry a
+ * one-letter kind prefix so that, say, the word "a" and the character gram "a" never
+ * collide. The vocabulary is an open-addressing hash table over an arena of names. */
+#include "kefu/feat.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kefu/err.h"
+#include "kefu/mem.h"
+
+struct kf_vocab {
+    uint32_t *slots;   /* id + 1, 0 = empty; capacity is a power of two */
+    size_t nslots;
+    uint32_t *hashes;  /* per id */
+    uint32_t *name_off; /* per id, into names */
+    uint32_t *df;      /* per id */
+    uint32_t *stamp;   /* per id: last document counted (add_doc dedup) */
+    float *idf;        /* per id, after freeze */
+    size_t n, cap;
+    kf_buf names;
+    uint32_t ndocs;
+    int frozen;
+};
+
+void kf_fvec_init(kf_fvec *v)
+{
+    memset(v, 0, sizeof(*v));
+}
+
+void kf_fvec_cleanup(kf_fvec *v)
+{
+    kf_free(v->idx);
+    kf_free(v->val);
+    memset(v, 0, sizeof(*v));
+}
+
+static uint32_t hash_bytes(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+kf_vocab *kf_vocab_new(void)
+{
+    kf_vocab *v = kf_calloc(1, sizeof(*v));
+    if (!v)
+        return NULL;
+    v->nslots = 1024;
+    v->slots = kf_calloc(v->nslots, sizeof(*v->slots));
+    if (!v->slots) {
+        kf_free(v);
+        return NULL;
+    }
+    kf_buf_init(&v->names);
+    return v;
+}
+
+void kf_vocab_free(kf_vocab *v)
+{
+    if (!v)
+        return;
+    kf_free(v->slots);
+    kf_free(v->hashes);
+    kf_free(v->name_off);
+    kf_free(v->df);
+    kf_free(v->stamp);
+    kf_free(v->idf);
+    kf_buf_cleanup(&v->names);
+    kf_free(v);
+}
+
+size_t kf_vocab_size(const kf_vocab *v)
+{
+    return v->n;
+}
+
+const char *kf_vocab_name(const kf_vocab *v, uint32_t id)
+{
+    if (id >= v->n)
+        return NULL;
+    return v->names.data + v->name_off[id];
+}
+
+/* Returns the id of s, or -1 if absent; *slot gets the slot where it is or would go. */
+static long lookup(const kf_vocab *v, const char *s, size_t n, uint32_t h, size_t *slot)
+{
+    size_t mask = v->nslots - 1;
+    size_t i = h & mask;
+    for (;;) {
+        uint32_t e = v->slots[i];
+        if (e == 0) {
+            *slot = i;
+            return -1;
+        }
+        uint32_t id = e - 1;
+        if (v->hashes[id] == h) {
+            const char *name = v->names.data + v->name_off[id];
+            if (strncmp(name, s, n) == 0 && name[n] == '\0') {
+                *slot = i;
+                return (long)id;
+            }
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+static int rehash(kf_vocab *v)
+{
+    size_t ns = v->nslots * 2;
+    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
+    if (!slots)
+        return KF_ENOMEM;
+    for (size_t id = 0; id < v->n; id++) {
+        size_t i = v->hashes[id] & (ns - 1);
+        while (slots[i])
+            i = (i + 1) & (ns - 1);
+        slots[i] = (uint32_t)id + 1;
+    }
+    kf_free(v->slots);
+    v->slots = slots;
+    v->nslots = ns;
+    return KF_OK;
+}
+
+static long insert(kf_vocab *v, const char *s, size_t n)
+{
+    uint32_t h = hash_bytes(s, n);
+    size_t slot;
+    long id = lookup(v, s, n, h, &slot);
+    if (id >= 0)
+        return id;
+    if ((v->n + 1) * 2 > v->nslots) {
+        if (rehash(v))
+            return KF_ENOMEM;
+        lookup(v, s, n, h, &slot);
+    }
+    if (v->n >= UINT32_MAX - 1 || v->names.len + n + 1 > UINT32_MAX)
+        return KF_ELIMIT;
+    size_t c = v->cap;
+    if (kf_grow(&v->hashes, &c, v->n + 1, sizeof(uint32_t)))
+        return KF_ENOMEM;
+    c = v->cap;
+    if (kf_grow(&v->name_off, &c, v->n + 1, sizeof(uint32_t)))
+        return KF_ENOMEM;
+    c = v->cap;
+    if (kf_grow(&v->df, &c, v->n + 1, sizeof(uint32_t)))
+        return KF_ENOMEM;
+    c = v->cap;
+    if (kf_grow(&v->stamp, &c, v->n + 1, sizeof(uint32_t)))
+        return KF_ENOMEM;
+    v->cap = c;
+    uint32_t off = (uint32_t)v->names.len;
+    if (kf_buf_append(&v->names, s, n) || kf_buf_putc(&v->names, '\0'))
+        return KF_ENOMEM;
+    id = (long)v->n++;
+    v->hashes[id] = h;
+    v->name_off[id] = off;
+    v->df[id] = 0;
+    v->stamp[id] = 0;
+    v->slots[slot] = (uint32_t)id + 1;
+    return id;
+}
+
+/* ---- token collection and feature generation ---------------------------------- */
+
+typedef struct tokrec {
+    kf_tok_kind kind;
+    uint32_t off, len;    /* token text in the arena */
+    uint32_t start, end;  /* in the normalised text */
+} tokrec;
+
+typedef struct collect {
+    tokrec *v;
+    size_t n, cap;
+    kf_buf arena;
+    int err;
+} collect;
+
+static int collect_cb(void *ud, kf_tok_kind kind, const char *tok, size_t len, size_t start,
+                      size_t end)
+{
+    collect *c = ud;
+    if (kf_grow(&c->v, &c->cap, c->n + 1, sizeof(*c->v)))
+        return c->err = KF_ENOMEM;
+    tokrec *r = &c->v[c->n++];
+    r->kind = kind;
+    r->off = (uint32_t)c->arena.len;
+    r->len = (uint32_t)len;
+    r->start = (uint32_t)start;
+    r->end = (uint32_t)end;
+    if (kf_buf_append(&c->arena, tok, len))
+        return c->err = KF_ENOMEM;
+    return 0;
+}
+
+typedef int (*emit_fn)(void *ud, const char *f, size_t n);
+
+static const char kind_prefix[] = {'W', 'N', 'H', 'B', 'O'};
+
+/* Calls emit for every feature string of the collected tokens over normalised text. */
+static int gen_features(const collect *c, const char *norm, emit_fn emit, void *ud)
+{
+    char f[256];
+    int rc;
+    for (size_t i = 0; i < c->n; i++) {
+        const tokrec *t = &c->v[i];
+        const char *tok = c->arena.data + t->off;
+        if (t->len + 2 > sizeof(f))
+            continue;
+        f[0] = kind_prefix[t->kind];
+        f[1] = ':';
+        memcpy(f + 2, tok, t->len);
+        if ((rc = emit(ud, f, t->len + 2)))
+            return rc;
+        if (t->kind == KF_TOK_WORD) {
+            /* word bigram with the next token if it is a word */
+            if (i + 1 < c->n && c->v[i + 1].kind == KF_TOK_WORD) {
+                const tokrec *u = &c->v[i + 1];
+                if (t->len + u->len + 3 <= sizeof(f)) {
+                    f[0] = 'P';
+                    memcpy(f + 2, tok, t->len);
+                    f[2 + t->len] = '_';
+                    memcpy(f + 3 + t->len, c->arena.data + u->off, u->len);
+                    if ((rc = emit(ud, f, t->len + u->len + 3)))
+                        return rc;
+                }
+            }
+            /* character 3- and 4-grams of the surface word with boundary marks (3..4 was
+             * better than 3..5 and 2..4 on CLINC150's validation split, and cheaper) */
+            size_t wl = t->end - t->start;
+            char w[70];
+            if (wl + 2 <= sizeof(w)) {
+                w[0] = '<';
+                memcpy(w + 1, norm + t->start, wl);
+                w[wl + 1] = '>';
+                size_t L = wl + 2;
+                for (size_t g = 3; g <= 4; g++) {
+                    for (size_t s = 0; s + g <= L; s++) {
+                        f[0] = 'C';
+                        memcpy(f + 2, w + s, g);
+                        if ((rc = emit(ud, f, g + 2)))
+                            return rc;
+                    }
+                }
+            }
+        } else if (t->kind == KF_TOK_HAN1) {
+            /* Han trigram: this unigram and the next two, when contiguous */
+            size_t j = i + 1, k;
+            while (j < c->n && c->v[j].kind != KF_TOK_HAN1)
+                j++;
+            k = j + 1;
+            while (k < c->n && c->v[k].kind != KF_TOK_HAN1)
+                k++;
+            if (k < c->n && c->v[j].start == t->end && c->v[k].start == c->v[j].end) {
+                size_t tl = c->v[k].end - t->start;
+                if (tl + 2 <= sizeof(f)) {
+                    f[0] = 'T';
+                    memcpy(f + 2, norm + t->start, tl);
+                    if ((rc = emit(ud, f, tl + 2)))
+                        return rc;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+static int analyze_collect(kf_analyzer *a, const char *text, size_t len, kf_buf *norm,
+                           collect *c)
+{
+    int rc = kf_analyze(a, text, len, norm, collect_cb, c);
+    if (c->err)
+        return c->err;
+    return rc;
+}
+
+static void collect_cleanup(collect *c)
+{
+    kf_free(c->v);
+    kf_buf_cleanup(&c->arena);
+}
+
+typedef struct add_ctx {
+    kf_vocab *v;
+} add_ctx;
+
+static int add_emit(void *ud, const char *f, size_t n)
+{
+    kf_vocab *v = ((add_ctx *)ud)->v;
+    long id = insert(v, f, n);
+    if (id < 0)
+        return (int)id;
+    if (v->stamp[id] != v->ndocs) {
+        v->stamp[id] = v->ndocs;
+        v->df[id]++;
+    }
+    return 0;
+}
+
+int kf_vocab_add_doc(kf_vocab *v, kf_analyzer *a, const char *text, size_t len)
+{
+    collect c = {0};
+    kf_buf norm;
+    int rc;
+
+    if (v->frozen)
+        return KF_EINVAL;
+    kf_buf_init(&norm);
+    kf_buf_init(&c.arena);
+    v->ndocs++; /* stamps start at 1 so that 0 means "never counted" */
+    rc = analyze_collect(a, text, len, &norm, &c);
+    if (rc == KF_OK) {
+        add_ctx ctx = {v};
+        rc = gen_features(&c, norm.data ? norm.data : "", add_emit, &ctx);
+    }
+    collect_cleanup(&c);
+    kf_buf_cleanup(&norm);
+    return rc;
+}
+
+void kf_vocab_freeze(kf_vocab *v)
+{
+    if (v->frozen)
+        return;
+    v->idf = kf_calloc(v->n ? v->n : 1, sizeof(float));
+    if (v->idf) {
+        for (size_t i = 0; i < v->n; i++)
+            v->idf[i] = (float)(log((1.0 + v->ndocs) / (1.0 + v->df[i])) + 1.0);
+    }
+    v->frozen = 1;
+}
+
+typedef struct vec_ctx {
+    const kf_vocab *v;
+    uint32_t *ids;
+    size_t n, cap;
+    uint32_t *unk; /* hashes of features not in the vocabulary */
+    size_t nunk, unkcap;
+    int err;
+} vec_ctx;
+
+static int vec_emit(void *ud, const char *f, size_t n)
+{
+    vec_ctx *x = ud;
+    uint32_t h = hash_bytes(f, n);
+    size_t slot;
+    long id = lookup(x->v, f, n, h, &slot);
+    if (id < 0) {
+        if (kf_grow(&x->unk, &x->unkcap, x->nunk + 1, sizeof(*x->unk)))
+            return x->err = KF_ENOMEM;
+        x->unk[x->nunk++] = h;
+        return 0;
+    }
+    if (kf_grow(&x->ids, &x->cap, x->n + 1, sizeof(*x->ids)))
+        return x->err = KF_ENOMEM;
+    x->ids[x->n++] = (uint32_t)id;
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t len,
+                    kf_fvec *out, kf_buf *norm, kf_buf *tokens)
+{
+    collect c = {0};
+    kf_buf nbuf;
+    vec_ctx x = {v, NULL, 0, 0, NULL, 0, 0, 0};
+    int rc;
+
+    out->n = 0;
+    out->coverage = 0;
+    if (!v->frozen || !v->idf)
+        return KF_EINVAL;
+    kf_buf_init(&nbuf);
+    kf_buf_init(&c.arena);
+    rc = analyze_collect(a, text, len, norm ? norm : &nbuf, &c);
+    if (rc)
+        goto out;
+    const char *nt = norm ? norm->data : nbuf.data;
+    if (tokens) {
+        kf_buf_reset(tokens);
+        for (size_t i = 0; i < c.n && rc == KF_OK; i++) {
+            if (i)
+                rc = kf_buf_putc(tokens, ' ');
+            if (!rc)
+                rc = kf_buf_append(tokens, c.arena.data + c.v[i].off, c.v[i].len);
+        }
+        if (rc)
+            goto out;
+    }
+    rc = gen_features(&c, nt ? nt : "", vec_emit, &x);
+    if (!rc)
+        rc = x.err;
+    if (rc)
+        goto out;
+    if (x.n)
+        qsort(x.ids, x.n, sizeof(*x.ids), cmp_u32);
+    /* merge duplicates into (id, tf), weight (1 + ln tf) * idf, then L2-normalise */
+    if (x.n > out->cap) {
+        uint32_t *ni = kf_realloc(out->idx, x.n * sizeof(*ni));
+        if (!ni) {
+            rc = KF_ENOMEM;
+            goto out;
+        }
+        out->idx = ni;
+        float *nv = kf_realloc(out->val, x.n * sizeof(*nv));
+        if (!nv) {
+            rc = KF_ENOMEM;
+            goto out;
+        }
+        out->val = nv;
+        out->cap = x.n;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < x.n;) {
+        size_t j = i;
+        while (j < x.n && x.ids[j] == x.ids[i])
+            j++;
+        out->idx[m] = x.ids[i];
+        out->val[m] = (float)(1.0 + log((double)(j - i))) * v->idf[x.ids[i]];
+        m++;
+        i = j;
+    }
+    double ss = 0;
+    for (size_t i = 0; i < m; i++)
+        ss += (double)out->val[i] * out->val[i];
+    /* an unseen feature weighs like one seen in no document (the largest idf), with the
+     * same sublinear tf as the others */
+    double max_idf = log(1.0 + v->ndocs) + 1.0, unk = 0;
+    if (x.nunk)
+        qsort(x.unk, x.nunk, sizeof(*x.unk), cmp_u32);
+    for (size_t i = 0; i < x.nunk;) {
+        size_t j = i;
+        while (j < x.nunk && x.unk[j] == x.unk[i])
+            j++;
+        double w = (1.0 + log((double)(j - i))) * max_idf;
+        unk += w * w;
+        i = j;
+    }
+    out->coverage = ss + unk > 0 ? (float)(ss / (ss + unk)) : 0.0f;
+    if (ss > 0) {
+        float inv = (float)(1.0 / sqrt(ss));
+        for (size_t i = 0; i < m; i++)
+            out->val[i] *= inv;
+    }
+    out->n = m;
+out:
+    kf_free(x.ids);
+    kf_free(x.unk);
+    collect_cleanup(&c);
+    kf_buf_cleanup(&nbuf);
+    return rc;
+}
