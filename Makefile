@@ -68,7 +68,7 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@$(B)/kefu chat --kb kb --intents intents
+	@$(B)/kefu serve --kb kb --intents intents --web web --db kefu.db --set cache_dir=$(B) $(RUN_ARGS)
 
 asan:
 	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \

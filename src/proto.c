@@ -359,13 +359,13 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
  * insertion order (jansson >= 2.8 keeps it), so frames read naturally. */
 static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
 {
-    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT);
+    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (need == 0)
         return NULL;
     char *buf = kf_malloc(headroom + need + 1);
     if (!buf)
         return NULL;
-    size_t n = json_dumpb(obj, buf + headroom, need, JSON_COMPACT);
+    size_t n = json_dumpb(obj, buf + headroom, need, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (n != need) {
         kf_free(buf);
         return NULL;
@@ -413,7 +413,7 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 
 char *kf_out_dump_stored(const kf_out *o)
 {
-    return json_dumps(o->obj, JSON_COMPACT);
+    return json_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
 }
 
 char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t headroom,
