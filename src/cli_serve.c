@@ -21,7 +21,7 @@ static const char config_usage[] =
 
 /* Flags that are shorthands for configuration keys. */
 static const char *const flag_keys[][2] = {
-    {"--listen", "listen"}, {"--db", "db"},           {"--kb", "kb_dir"},
+    {"--listen", "listen"},       {"--db", "db"},       {"--kb", "kb_dir"},
     {"--intents", "intents_dir"}, {"--web", "web_dir"},
 };
 

@@ -23,10 +23,10 @@ typedef struct cfg_key {
     const char *name;
     cfg_type type;
     size_t off;
-    const char *def; /* text form; NULL: filled by init (engine thresholds) */
-    double min, max; /* T_INT, T_DOUBLE */
+    const char *def;   /* text form; NULL: filled by init (engine thresholds) */
+    double min, max;   /* T_INT, T_DOUBLE */
     const char *enums; /* T_ENUM: space separated */
-    int reloadable;  /* 1: SIGHUP may change it (documented; the server applies none yet) */
+    int reloadable;    /* 1: SIGHUP may change it (documented; the server applies none yet) */
     const char *help;
 } cfg_key;
 
@@ -79,8 +79,7 @@ static const cfg_key keys[] = {
      "Origins allowed to open the visitor WebSocket, e.g. https://shop.example (empty: any)"},
     {"trusted_proxies", T_STR, F(trusted_proxies), "", 0, 0, NULL, 0,
      "proxy addresses whose X-Forwarded-For is believed for per-address limits"},
-    {"log_level", T_ENUM, F(log_level), "info", 0, 0, "error warn info debug", 1,
-     "log verbosity"},
+    {"log_level", T_ENUM, F(log_level), "info", 0, 0, "error warn info debug", 1, "log verbosity"},
     {"log_text", T_BOOL, F(log_text), "no", 0, 0, NULL, 1,
      "yes: log visitors' message text at info level (privacy: off by default)"},
 };
@@ -228,8 +227,8 @@ int kf_config_set(kf_config *c, const char *key, const char *value, char *err, s
         errno = 0;
         double v = strtod(value, &end);
         if (errno || end == value || *end || !isfinite(v) || v < k->min || v > k->max) {
-            snprintf(err, errlen, "%s: expected a number in %g..%g, got '%s'", key, k->min,
-                     k->max, value);
+            snprintf(err, errlen, "%s: expected a number in %g..%g, got '%s'", key, k->min, k->max,
+                     value);
             return KF_EINVAL;
         }
         *(double *)base = v;
@@ -387,8 +386,8 @@ int kf_config_check(const kf_config *c, kf_diag *d)
         rc = KF_EINVAL;
     }
     if (c->clarify_min > c->answer_min) {
-        kf_diag_add(d, NULL, 0, "clarify_min (%g) must not exceed answer_min (%g)",
-                    c->clarify_min, c->answer_min);
+        kf_diag_add(d, NULL, 0, "clarify_min (%g) must not exceed answer_min (%g)", c->clarify_min,
+                    c->answer_min);
         rc = KF_EINVAL;
     }
     return rc;

@@ -50,8 +50,8 @@ static int metrics(kf_server *s, kf_buf *b)
                         "# TYPE kefu_decisions_total counter\n",
                         s->n_conns, (unsigned long long)m->conns_total,
                         (unsigned long long)m->conns_rejected, (unsigned long long)m->closed_slow,
-                        (unsigned long long)m->closed_too_large,
-                        (unsigned long long)m->messages_in, (unsigned long long)m->frames_out);
+                        (unsigned long long)m->closed_too_large, (unsigned long long)m->messages_in,
+                        (unsigned long long)m->frames_out);
     for (int i = 0; i < 5; i++)
         rc |= kf_buf_printf(b, "kefu_decisions_total{decision=\"%s\"} %llu\n", dec[i],
                             (unsigned long long)m->decisions[i]);
@@ -168,8 +168,7 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
             p->body = NULL;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     (void)in;
     (void)len;

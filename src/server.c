@@ -196,16 +196,14 @@ static int http0_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                                "WebSocket subprotocol " KF_VISITOR_PROTOCOL " required");
         return 1;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        on_wake(kf_server__get(wsi));
-        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: on_wake(kf_server__get(wsi)); return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
         /* lws itself hangs up without a word on an unknown subprotocol: answer 400 first. */
         char proto[256];
         int l = lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
         if (in && !strcmp(in, "websocket") &&
-            (l <= 0 || !kf_config_list_has(proto, KF_VISITOR_PROTOCOL,
-                                           strlen(KF_VISITOR_PROTOCOL)))) {
+            (l <= 0 ||
+             !kf_config_list_has(proto, KF_VISITOR_PROTOCOL, strlen(KF_VISITOR_PROTOCOL)))) {
             kf_log(KF_LOG_INFO, "event=reject reason=subprotocol");
             lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                                    "WebSocket subprotocol " KF_VISITOR_PROTOCOL " required");
@@ -213,8 +211,7 @@ static int http0_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         return 0;
     }
-    default:
-        break;
+    default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
@@ -440,8 +437,8 @@ int kf_server_run(const kf_config *cfg)
     int tls = cfg->tls_cert[0] != '\0';
     memset(&info, 0, sizeof(info));
     info.port = cfg->listen_port;
-    info.iface = strcmp(cfg->listen_addr, "0.0.0.0") && cfg->listen_addr[0] ? cfg->listen_addr
-                                                                            : NULL;
+    info.iface =
+        strcmp(cfg->listen_addr, "0.0.0.0") && cfg->listen_addr[0] ? cfg->listen_addr : NULL;
     info.protocols = protocols;
     info.mounts = &m_health;
     info.user = &s;

@@ -36,7 +36,7 @@ typedef struct kf_metrics {
     uint64_t conns_rejected;
     uint64_t messages_in;
     uint64_t frames_out;
-    uint64_t decisions[5]; /* by kf_decision */
+    uint64_t decisions[5];                /* by kf_decision */
     uint64_t lat_buckets[KF_LAT_BUCKETS]; /* cumulative counts are made when printing */
     double lat_sum;
     uint64_t lat_count;
@@ -60,14 +60,14 @@ typedef struct kf_server {
     kf_addr_slot *addrs[KF_ADDR_BUCKETS];
     size_t n_addrs;
     kf_metrics m;
-    int stopping; /* shutdown begun: no new connections, queues draining */
-    int done;     /* leave the service loop */
+    int stopping;                    /* shutdown begun: no new connections, queues draining */
+    int done;                        /* leave the service loop */
     lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
     lws_sorted_usec_list_t sul_gc;   /* per-address table sweep */
     /* Shared with the background thread (reload, signals): under mu or atomic. */
     pthread_mutex_t mu;
-    kf_engine *pending;   /* a new snapshot for the loop to swap in */
-    char *pending_error;  /* a failed reload's messages (file:line ...) */
+    kf_engine *pending;  /* a new snapshot for the loop to swap in */
+    char *pending_error; /* a failed reload's messages (file:line ...) */
     int pending_ready;
     atomic_int stop_requested;
     int wake_fd; /* eventfd: tells the background thread to quit */

@@ -74,8 +74,8 @@ int kf_store_conv_update(kf_store *s, int64_t id, const char *lang, const char *
     return s->ops->conv_update(s->be, id, lang, page, state);
 }
 
-int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n,
-                    int64_t now_ms, int64_t *seqs)
+int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
+                    int64_t *seqs)
 {
     return s->ops->append(s->be, conv, rows, n, now_ms, seqs);
 }

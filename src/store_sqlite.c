@@ -242,7 +242,8 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
     bind_text(st, 7, r->entry);
     bind_text(st, 8, r->frame);
     sqlite3_bind_int64(st, 9, now_ms);
-    int64_t reply_to = r->dir == KF_DIR_OUT ? (r->ref_seq == KF_STORE_REF_PREV ? prev : r->ref_seq) : 0;
+    int64_t reply_to =
+        r->dir == KF_DIR_OUT ? (r->ref_seq == KF_STORE_REF_PREV ? prev : r->ref_seq) : 0;
     if (reply_to > 0)
         sqlite3_bind_int64(st, 10, reply_to);
     else
@@ -437,9 +438,8 @@ kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, ch
     }
     /* The database holds transcripts and session tokens: owner-only by default. */
     mode_t old = umask(077);
-    int rc = sqlite3_open_v2(path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     umask(old);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");

@@ -57,10 +57,22 @@ typedef struct kf_ws_visitor_pss {
 } kf_ws_visitor_pss;
 
 const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
-    KF_PE_BAD_JSON,     KF_PE_BAD_UTF8,      KF_PE_UNSUPPORTED_VERSION,  KF_PE_UNKNOWN_TYPE,
-    KF_PE_MISSING_FIELD, KF_PE_BAD_FIELD,    KF_PE_TOO_LARGE,            KF_PE_BINARY_FRAME,
-    KF_PE_OUT_OF_ORDER, KF_PE_RATE_LIMITED,  KF_PE_TOO_MANY_CONNECTIONS, KF_PE_EMPTY_MESSAGE,
-    KF_PE_UNKNOWN_ENTRY, KF_PE_UNKNOWN_SEQ,  KF_PE_SHUTTING_DOWN,        KF_PE_INTERNAL,
+    KF_PE_BAD_JSON,
+    KF_PE_BAD_UTF8,
+    KF_PE_UNSUPPORTED_VERSION,
+    KF_PE_UNKNOWN_TYPE,
+    KF_PE_MISSING_FIELD,
+    KF_PE_BAD_FIELD,
+    KF_PE_TOO_LARGE,
+    KF_PE_BINARY_FRAME,
+    KF_PE_OUT_OF_ORDER,
+    KF_PE_RATE_LIMITED,
+    KF_PE_TOO_MANY_CONNECTIONS,
+    KF_PE_EMPTY_MESSAGE,
+    KF_PE_UNKNOWN_ENTRY,
+    KF_PE_UNKNOWN_SEQ,
+    KF_PE_SHUTTING_DOWN,
+    KF_PE_INTERNAL,
 };
 
 size_t kf_ws_visitor_pss_size(void)
@@ -185,8 +197,8 @@ static void replay_pump(kf_ws_visitor_pss *p)
         int n = kf_store_replay(p->srv->store, p->conv.id, p->replay_after, room, replay_row, p);
         if (n <= 0) {
             if (n < 0)
-                send_error(p, KF_PE_INTERNAL, "could not read the conversation; reconnect",
-                           NULL, -1);
+                send_error(p, KF_PE_INTERNAL, "could not read the conversation; reconnect", NULL,
+                           -1);
             p->replay_after = p->replay_until;
             break;
         }
@@ -245,8 +257,8 @@ static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v
         return NULL;
     for (size_t i = 0; v && i < v->n_prompts && n < 16; i++)
         opts[n++] = (kf_proto_option){v->prompts[i].target, v->prompts[i].text};
-    kf_out *o = kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence,
-                                reply_to);
+    kf_out *o =
+        kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence, reply_to);
     kf_free(text);
     return o;
 }
@@ -313,8 +325,8 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
 
 /* Stores the visitor's row and the bot's reply in one transaction, then queues the ack and
  * the reply. Nothing is acknowledged that is not committed. */
-static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of,
-                            kf_out *reply, const char *reply_entry)
+static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of, kf_out *reply,
+                            const char *reply_entry)
 {
     kf_store_row rows[2];
     int64_t seqs[2] = {0, 0};
@@ -339,8 +351,8 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
     kf_free(stored);
     if (rc) {
-        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again",
-                   in->client_id, -1);
+        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", in->client_id,
+                   -1);
         return;
     }
     p->conv.last_seq = seqs[n - 1];
@@ -361,13 +373,13 @@ static int rate_ok(kf_ws_visitor_pss *p, const char *id)
     long retry = 0;
     if (!kf_server__bucket_take(&p->tokens, &p->tok_ns, (double)c->rate_per_conn,
                                 (double)c->burst_per_conn, now, &retry)) {
-        send_error(p, KF_PE_RATE_LIMITED, "too many messages on this connection; slow down",
-                   id, retry);
+        send_error(p, KF_PE_RATE_LIMITED, "too many messages on this connection; slow down", id,
+                   retry);
         return 0;
     }
-    if (p->slot && !kf_server__bucket_take(&p->slot->tokens, &p->slot->last_ns,
-                                           (double)c->rate_per_addr, (double)c->burst_per_addr,
-                                           now, &retry)) {
+    if (p->slot &&
+        !kf_server__bucket_take(&p->slot->tokens, &p->slot->last_ns, (double)c->rate_per_addr,
+                                (double)c->burst_per_addr, now, &retry)) {
         send_error(p, KF_PE_RATE_LIMITED, "too many messages from your address; slow down", id,
                    retry);
         return 0;
@@ -400,8 +412,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (!resumed) {
         char token[KF_TOKEN_HEX + 1];
         if (kf_store_token_new(token) ||
-            kf_store_conv_create(s->store, token, f->lang, f->page, kf_store_now_ms(),
-                                 &p->conv)) {
+            kf_store_conv_create(s->store, token, f->lang, f->page, kf_store_now_ms(), &p->conv)) {
             send_error(p, KF_PE_INTERNAL, "could not start a conversation; try again", f->id, -1);
             return;
         }
@@ -409,8 +420,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     p->have_conv = 1;
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=%s last_seq=%lld", (unsigned long long)p->id,
            (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
-    kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL,
-                       kf_store_now_ms());
+    kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
     kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang);
     if (!w || enqueue_out(p, w, p->conv.last_seq)) {
         kf_out_free(w);
@@ -435,8 +445,8 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     int64_t dup = 0;
 
     size_t a = 0, b = f->text_len;
-    while (a < b && (f->text[a] == ' ' || f->text[a] == '\n' || f->text[a] == '\t' ||
-                     f->text[a] == '\r'))
+    while (a < b &&
+           (f->text[a] == ' ' || f->text[a] == '\n' || f->text[a] == '\t' || f->text[a] == '\r'))
         a++;
     if (a == b) {
         send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
@@ -479,7 +489,8 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
                        .entry = m.decision == KF_DECISION_ANSWER && m.entry ? m.entry->id : NULL,
                        .helpful = -1};
     if (kf_log_get_level() >= KF_LOG_DEBUG || s->cfg->log_text)
-        kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f text=%.*s",
+        kf_log(KF_LOG_INFO,
+               "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f text=%.*s",
                (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
                m.entry ? m.entry->id : "-", secs * 1e6, (int)f->text_len, f->text);
     else
@@ -507,19 +518,16 @@ static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (!rate_ok(p, f->id))
         return;
     kf_lang lang = p->lang != KF_LANG_NONE ? p->lang
-                   : p->conv.lang[0]      ? kf_lang_parse(p->conv.lang)
-                                          : KF_LANG_NONE;
+                   : p->conv.lang[0]       ? kf_lang_parse(p->conv.lang)
+                                           : KF_LANG_NONE;
     if (lang == KF_LANG_NONE)
         lang = e->n_versions ? e->versions[0].lang : KF_LANG_ZH;
     const kf_version *v = version_of(e, lang, &fb);
     s->m.decisions[KF_DECISION_ANSWER]++;
     p->fallbacks_in_row = 0;
     kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0, 0);
-    kf_store_row in = {.dir = KF_DIR_IN,
-                       .kind = "choose",
-                       .client_id = f->id,
-                       .entry = e->id,
-                       .helpful = -1};
+    kf_store_row in = {
+        .dir = KF_DIR_IN, .kind = "choose", .client_id = f->id, .entry = e->id, .helpful = -1};
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=choose entry=%s", (unsigned long long)p->id,
            (long long)p->conv.id, e->id);
     if (!reply)
@@ -810,21 +818,12 @@ int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     kf_server *s = kf_server__get(wsi);
 
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        return filter(wsi, p, s);
-    case LWS_CALLBACK_ESTABLISHED:
-        on_established(p, wsi, s);
-        break;
-    case LWS_CALLBACK_RECEIVE:
-        on_receive(p, in, len);
-        break;
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return on_writeable(p);
-    case LWS_CALLBACK_CLOSED:
-        on_closed(p, s);
-        break;
-    default:
-        break;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: return filter(wsi, p, s);
+    case LWS_CALLBACK_ESTABLISHED: on_established(p, wsi, s); break;
+    case LWS_CALLBACK_RECEIVE: on_receive(p, in, len); break;
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(p);
+    case LWS_CALLBACK_CLOSED: on_closed(p, s); break;
+    default: break;
     }
     return 0;
 }

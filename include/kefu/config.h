@@ -35,7 +35,7 @@ typedef struct kf_config {
     size_t n_vars;
     double answer_min, margin_min, clarify_min;
     long learned;
-    char *cache_dir; /* trained models kept by content hash; "" = none */
+    char *cache_dir;         /* trained models kept by content hash; "" = none */
     long max_frame;          /* bytes of one inbound frame */
     long rate_per_conn;      /* messages per second, per connection */
     long burst_per_conn;     /* bucket size per connection */

@@ -18,22 +18,22 @@
 
 /* ---- stable error codes (the "code" of an error frame) ------------------------ */
 
-#define KF_PE_BAD_JSON "bad_json"                 /* not JSON, or not an object */
-#define KF_PE_BAD_UTF8 "bad_utf8"                 /* text frame that is not UTF-8 */
+#define KF_PE_BAD_JSON "bad_json" /* not JSON, or not an object */
+#define KF_PE_BAD_UTF8 "bad_utf8" /* text frame that is not UTF-8 */
 #define KF_PE_UNSUPPORTED_VERSION "unsupported_version"
 #define KF_PE_UNKNOWN_TYPE "unknown_type"
 #define KF_PE_MISSING_FIELD "missing_field"
-#define KF_PE_BAD_FIELD "bad_field"               /* a field of the wrong type or form */
-#define KF_PE_TOO_LARGE "too_large"               /* frame over max_frame (then close 1009) */
+#define KF_PE_BAD_FIELD "bad_field" /* a field of the wrong type or form */
+#define KF_PE_TOO_LARGE "too_large" /* frame over max_frame (then close 1009) */
 #define KF_PE_BINARY_FRAME "binary_frame"
-#define KF_PE_OUT_OF_ORDER "out_of_order"         /* e.g. message before hello, hello twice */
+#define KF_PE_OUT_OF_ORDER "out_of_order" /* e.g. message before hello, hello twice */
 #define KF_PE_RATE_LIMITED "rate_limited"
 #define KF_PE_TOO_MANY_CONNECTIONS "too_many_connections"
 #define KF_PE_EMPTY_MESSAGE "empty_message"
 #define KF_PE_UNKNOWN_ENTRY "unknown_entry"
 #define KF_PE_UNKNOWN_SEQ "unknown_seq"
 #define KF_PE_SHUTTING_DOWN "shutting_down"
-#define KF_PE_INTERNAL "internal"                 /* could not save; resend later */
+#define KF_PE_INTERNAL "internal" /* could not save; resend later */
 
 /* ---- inbound ------------------------------------------------------------------ */
 

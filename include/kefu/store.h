@@ -34,7 +34,7 @@ typedef struct kf_conv {
 /* One row of a conversation. In append(), strings are borrowed for the call; in replay's
  * callback, they are valid only during the call. Any string may be NULL. */
 typedef struct kf_store_row {
-    int64_t seq;           /* set by the store */
+    int64_t seq; /* set by the store */
     kf_dir dir;
     const char *kind;      /* in: "message", "choose", "feedback"; out: frame type */
     const char *client_id; /* in: the visitor's id for the frame (for dedupe) */
@@ -60,8 +60,7 @@ typedef struct kf_store_ops {
     /* KF_ENOTFOUND when no conversation has this token. */
     int (*conv_find)(void *be, const char *token, kf_conv *out);
     /* Updates lang/page/state where not NULL. */
-    int (*conv_update)(void *be, int64_t id, const char *lang, const char *page,
-                       const char *state);
+    int (*conv_update)(void *be, int64_t id, const char *lang, const char *page, const char *state);
     /* Appends rows in one transaction, giving each the conversation's next seq (written to
      * seqs[i]). All or nothing. */
     int (*append)(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
@@ -72,11 +71,9 @@ typedef struct kf_store_ops {
     int (*get_row)(void *be, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
     /* Calls cb for up to max rows with seq > after, in seq order. Returns the number of rows
      * delivered (>= 0), the callback's non-zero value, or a negative KF_E* code. */
-    int (*replay)(void *be, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,
-                  void *ud);
+    int (*replay)(void *be, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb, void *ud);
     /* An event for the record (conv 0: not tied to a conversation). */
-    int (*event_add)(void *be, int64_t conv, const char *kind, const char *detail,
-                     int64_t now_ms);
+    int (*event_add)(void *be, int64_t conv, const char *kind, const char *detail, int64_t now_ms);
 } kf_store_ops;
 
 typedef struct kf_store {
@@ -111,8 +108,8 @@ int kf_store_conv_create(kf_store *s, const char *token, const char *lang, const
 int kf_store_conv_find(kf_store *s, const char *token, kf_conv *out);
 int kf_store_conv_update(kf_store *s, int64_t id, const char *lang, const char *page,
                          const char *state);
-int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n,
-                    int64_t now_ms, int64_t *seqs);
+int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
+                    int64_t *seqs);
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq);
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
 int kf_store_replay(kf_store *s, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,

@@ -86,8 +86,8 @@ static void set_and_render(void **state)
     char *r = kf_config_render(&c, "{{shop}} {{hours}} {{unknown}} {{ open");
     assert_string_equal(r, "A店 9-22 {{unknown}} {{ open");
     kf_free(r);
-    assert_true(kf_config_list_has("https://a.example, https://b.example", "https://b.example",
-                                   17));
+    assert_true(
+        kf_config_list_has("https://a.example, https://b.example", "https://b.example", 17));
     assert_false(kf_config_list_has("https://a.example", "https://a.exampl", 16));
     kf_config_cleanup(&c);
 }

@@ -124,8 +124,9 @@ static void encode(void **state)
     kf_free(buf);
     kf_out_free(o);
     char *echo = kf_proto_echo(3, "message", "m1", "hi", NULL, 0, &len);
-    assert_string_equal(echo, "{\"v\":1,\"type\":\"ack\",\"seq\":3,\"of\":\"message\",\"id\":\"m1\","
-                              "\"text\":\"hi\",\"replay\":true}");
+    assert_string_equal(echo,
+                        "{\"v\":1,\"type\":\"ack\",\"seq\":3,\"of\":\"message\",\"id\":\"m1\","
+                        "\"text\":\"hi\",\"replay\":true}");
     kf_free(echo);
     o = kf_proto_err_frame(KF_PE_RATE_LIMITED, "slow down", "");
     buf = kf_out_dump(o, 0, 0, &len);

@@ -77,8 +77,11 @@ static void conversation(void **state)
     assert_int_equal(kf_store_conv_find(st, "nope", &c2), KF_ENOTFOUND);
     kf_store_row rows[2] = {
         {.dir = KF_DIR_IN, .kind = "message", .client_id = "m1", .text = "退货", .helpful = -1},
-        {.dir = KF_DIR_OUT, .kind = "answer", .frame = "{\"type\":\"answer\"}",
-         .ref_seq = KF_STORE_REF_PREV, .helpful = -1},
+        {.dir = KF_DIR_OUT,
+         .kind = "answer",
+         .frame = "{\"type\":\"answer\"}",
+         .ref_seq = KF_STORE_REF_PREV,
+         .helpful = -1},
     };
     assert_int_equal(kf_store_append(st, c.id, rows, 2, 2000, seqs), KF_OK);
     assert_int_equal(seqs[0], 1);
@@ -88,8 +91,8 @@ static void conversation(void **state)
     int64_t dup = 0;
     assert_int_equal(kf_store_find_client_id(st, c.id, "m1", &dup), KF_OK);
     assert_int_equal(dup, 1);
-    kf_store_row fb = {.dir = KF_DIR_IN, .kind = "feedback", .entry = "e", .helpful = 1,
-                       .ref_seq = 2};
+    kf_store_row fb = {
+        .dir = KF_DIR_IN, .kind = "feedback", .entry = "e", .helpful = 1, .ref_seq = 2};
     assert_int_equal(kf_store_append(st, c.id, &fb, 1, 4000, seqs), KF_OK);
     assert_int_equal(seqs[0], 3);
     assert_int_equal(kf_store_event_add(st, c.id, "start", NULL, 5000), KF_OK);
