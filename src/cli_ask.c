@@ -8,7 +8,8 @@
 #include "kefu/mem.h"
 
 static const char usage[] =
-    "usage: kefu ask \"QUESTION\" [--json] [--lang zh|en] [--kb DIR] [--intents DIR]\n"
+    "usage: kefu ask \"QUESTION\" [--json] [--lang zh|en] [--retrieval-only] [--kb DIR]\n"
+    "                [--intents DIR]\n"
     "  Shows the normalised text, the tokens, the rule hits, the top candidates with their\n"
     "  scores, the features that decided, and the decision.\n";
 

@@ -27,6 +27,8 @@ int kf_cli_chat(int argc, char **argv)
     kf_engine *e = kf_cli_load(&o, 1);
     if (!e)
         return 1;
+    /* a person is about to type: the learned layer is ready long before they finish */
+    kf_engine_wait_learned(e);
     printf("kefu chat: %zu entries loaded. Ask a question (Ctrl-D to quit).\n",
            kf_engine_kb(e)->n_entries);
     fflush(stdout);
@@ -51,7 +53,10 @@ int kf_cli_chat(int argc, char **argv)
         kf_lang l = m.lang;
         switch (m.decision) {
         case KF_DECISION_ANSWER:
-            printf("bot [%s%s]:\n", m.entry->id, m.lang_fallback ? ", other language" : "");
+            printf("bot [%s]:\n", m.entry->id);
+            if (m.lang_fallback)
+                printf("%s\n", l == KF_LANG_ZH ? "（这个问题暂时只有英文答案：）"
+                                               : "(This answer is only available in Chinese:)");
             if (m.version)
                 print_answer(m.version->answer);
             for (size_t i = 0; m.version && i < m.version->n_prompts; i++)

@@ -20,6 +20,8 @@ int kf_cli_parse(int argc, char **argv, kf_cli_opts *o, const char *usage)
             return 2;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--retrieval-only") == 0) {
+            o->retrieval_only = 1;
         } else if (strcmp(a, "--tests") == 0) {
             o->tests = 1;
         } else if (strcmp(a, "--kb") == 0) {
@@ -81,7 +83,7 @@ kf_engine *kf_cli_load(kf_cli_opts *o, int learned)
 {
     kf_diag d;
     kf_diag_init(&d);
-    o->cfg.learned = learned;
+    o->cfg.learned = o->retrieval_only ? 0 : learned;
     kf_engine *e = kf_engine_load(&o->cfg, &d);
     if (!e)
         kf_diag_print(&d, stderr);

@@ -13,6 +13,7 @@
 static const char usage[] =
     "usage: kefu eval [--kb DIR] [--intents DIR] [--cases DIR]\n"
     "       kefu eval --train TRAIN.tsv --test TEST.tsv [--val VAL.tsv] [--json]\n"
+    "                 [--retrieval-only]\n"
     "  The first form runs the *.test files (those of DIR with --cases, e.g. a development\n"
     "  set kept apart from the shipped tests) and reports accuracy per topic and language,\n"
     "  the decisions and the confusions. The second builds a knowledge base from the\n"
@@ -267,7 +268,7 @@ static int eval_split(kf_cli_opts *o)
     if (read_tsv(o->test, &test, &ntest) || (o->val && read_tsv(o->val, &val, &nval)))
         goto out;
     uint64_t t0 = kf_now_ns();
-    o->cfg.learned = 1;
+    o->cfg.learned = o->retrieval_only ? 0 : 1;
     e = kf_engine_from_tsv(&o->cfg, o->train, train, trainlen, &d);
     if (!e) {
         kf_diag_print(&d, stderr);
@@ -276,7 +277,7 @@ static int eval_split(kf_cli_opts *o)
     double load_s = (double)(kf_now_ns() - t0) / 1e9;
     kf_engine_wait_learned(e);
     double learned_s = (double)(kf_now_ns() - t0) / 1e9;
-    if (!kf_engine_learned_ready(e))
+    if (!o->retrieval_only && !kf_engine_learned_ready(e))
         fprintf(stderr, "kefu: the learned layer failed; retrieval only\n");
     p = kf_calloc(ntest ? ntest : 1, sizeof(*p));
     us = kf_calloc(ntest ? ntest : 1, sizeof(*us));

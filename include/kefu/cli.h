@@ -22,7 +22,7 @@ typedef struct kf_cli_opts {
     kf_engine_config cfg;
     const char *pos[8]; /* other positional arguments */
     int npos;
-    int json, tests, help;
+    int json, tests, help, retrieval_only;
     const char *lang, *train, *test, *val, *out, *prefix, *cases;
     double min_accuracy;
 } kf_cli_opts;
