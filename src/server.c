@@ -169,6 +169,10 @@ static void on_wake(kf_server *s)
     pthread_mutex_unlock(&s->mu);
     if (!ready)
         return;
+    s->reload_ms = kf_store_now_ms();
+    s->reload_ok = e != NULL;
+    kf_free(s->reload_errors);
+    s->reload_errors = err ? kf_strdup(err) : NULL; /* before strtok cuts it */
     if (e) {
         kf_engine *old = s->engine;
         s->engine = e;
@@ -420,8 +424,15 @@ int kf_server_run(const kf_config *cfg)
         .origin_protocol = LWSMPRO_FILE,
         .mountpoint_len = 1,
     };
-    struct lws_http_mount m_metrics = {
+    struct lws_http_mount m_api = {
         .mount_next = &m_root,
+        .mountpoint = "/api",
+        .origin = "kefu-http-api",
+        .origin_protocol = LWSMPRO_CALLBACK,
+        .mountpoint_len = 4,
+    };
+    struct lws_http_mount m_metrics = {
+        .mount_next = &m_api,
         .mountpoint = "/metrics",
         .origin = "kefu-http-api",
         .origin_protocol = LWSMPRO_CALLBACK,
@@ -488,6 +499,7 @@ out:
         close(s.wake_fd);
     kf_engine_unref(s.pending);
     kf_free(s.pending_error);
+    kf_free(s.reload_errors);
     kf_engine_unref(s.engine);
     kf_store_close(s.store);
     addrs_free(&s);

@@ -60,6 +60,10 @@ typedef struct kf_server {
     kf_addr_slot *addrs[KF_ADDR_BUCKETS];
     size_t n_addrs;
     kf_metrics m;
+    /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
+    int64_t reload_ms;
+    int reload_ok;
+    char *reload_errors; /* "file:line: message" lines of a failed reload, or NULL */
     int stopping;                    /* shutdown begun: no new connections, queues draining */
     int done;                        /* leave the service loop */
     lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
