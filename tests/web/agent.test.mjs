@@ -112,7 +112,7 @@ test('visitor asks for a human: the console sees, takes, chats both ways, closes
     await agent.fill('.conv .note-text', '客户要求加急');
     await agent.press('.conv .note-text', 'Enter');
     await agent.waitForSelector('.conv .line.note');
-    await agent.screenshot({ path: screenshotPath('console.png') });
+    await agent.screenshot({ path: screenshotPath('console.png') }); // docs/img/console.png
     await agent.press('.conv .reply-text', 'Enter');
     await visitor.waitForFunction(() => document.querySelector('kefu-widget').shadowRoot.querySelectorAll('.msg.agent').length === 2);
     assert.doesNotMatch(await visitor.textContent(W.log), /客户要求加急/, 'notes never reach the visitor');

@@ -84,6 +84,8 @@ test('clarify: the options are buttons, and clicking one answers it', () => with
   assert.deepEqual(rows[rows.length - 2].slice(0, 1), ['visitor']);
   assert.equal(rows[rows.length - 2][2], label);
   await page.screenshot({ path: screenshotPath('widget-clarify.png') });
+  // the panel alone (docs/img/widget.png in the README is a copy of it)
+  await page.locator(W.panel).screenshot({ path: screenshotPath('widget-panel.png') });
 }));
 
 test('a page reload mid-conversation resumes without duplicates', () => withPage({}, async (page) => {
