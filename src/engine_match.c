@@ -424,6 +424,19 @@ int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, un
     }
     if (m->decision == KF_DECISION_ANSWER && m->entry)
         m->version = pick_version(m->entry, m->lang, &m->lang_fallback);
+    /* an entry whose filters say `handoff = REASON` is answered and handed to a human:
+     * a complaint acknowledged by the bot still needs a person */
+    if (m->decision == KF_DECISION_ANSWER && m->entry) {
+        for (size_t i = 0; i < m->entry->n_meta; i++) {
+            if (strcmp(m->entry->meta_keys[i], "handoff") != 0)
+                continue;
+            m->decision = KF_DECISION_HANDOFF;
+            m->handoff_reason = m->entry->meta_vals[i];
+            m->urgent = strcmp(m->handoff_reason, "complaint") == 0;
+            m->reply = m->version ? m->version->answer : NULL;
+            break;
+        }
+    }
     rc = KF_OK;
 out:
     kf_rules_result_cleanup(&rr);
