@@ -519,9 +519,8 @@ out:
     return rc;
 }
 
-static int outcome_ok(const kf_case *c, const kf_match *m)
+int kf_match_expect(const kf_match *m, const char *x)
 {
-    const char *x = c->expect;
     if (x[0] != '@')
         return m->decision == KF_DECISION_ANSWER && m->entry && strcmp(m->entry->id, x) == 0;
     if (strcmp(x, "@clarify") == 0)
@@ -576,7 +575,7 @@ int kf_engine_run_tests(kf_engine *e, void *outp, size_t *passed, size_t *total)
                 fprintf(out, "%s:%d: %s: %s\n", c->file, c->line, c->question, kf_strerror(rc));
             continue;
         }
-        if (outcome_ok(c, &m)) {
+        if (kf_match_expect(&m, c->expect)) {
             (*passed)++;
         } else if (out) {
             char got[256];
