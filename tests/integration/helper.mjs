@@ -47,7 +47,10 @@ export class Server {
   async start() {
     const args = ['serve', '--listen', '127.0.0.1:0', '--db', this.db,
       '--kb', join(this.dir, 'kb'), '--intents', join(this.dir, 'intents'),
-      '--web', join(ROOT, 'web'), '--set', 'reload_debounce_ms=50', ...this.args];
+      '--web', join(ROOT, 'web'), '--set', 'reload_debounce_ms=50',
+      // the learned layer is built before the server listens, so that answers do not depend
+      // on how fast the machine trains (with learned=1, retrieval answers until it is ready)
+      '--set', 'learned=2', ...this.args];
     for (const kv of this.set) args.push('--set', kv);
     const proc = spawn(KEFU_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
