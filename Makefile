@@ -81,6 +81,16 @@ bench:
 	@$(MAKE) --no-print-directory all
 	@bench/run
 
+# Installs what a deployment needs; honours PREFIX and DESTDIR (packagers).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kefu $(DESTDIR)$(SYSCONFDIR)/kefu
+	install -m 755 $(B)/kefu $(DESTDIR)$(PREFIX)/bin/kefu
+	cp -R web kb intents $(DESTDIR)$(PREFIX)/share/kefu/
+	install -m 644 kefu.conf.example $(DESTDIR)$(SYSCONFDIR)/kefu/kefu.conf.example
+	install -m 644 docs/kefu.service $(DESTDIR)$(PREFIX)/share/kefu/kefu.service
+
 format:
 	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c
 
