@@ -74,7 +74,7 @@ asan:
 	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  all unit
-	@KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
 
 bench:
 	@.ci/deps bench
