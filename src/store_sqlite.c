@@ -948,6 +948,7 @@ static int check_version(sq *s, char *err, size_t errlen)
     st = NULL;
     /* A new file gets schema 1 (schema_sql) and then every migration, the same path an old
      * file takes, so there is one definition of each version. */
+    int fresh = v == 0;
     if (v == 0) {
         if (exec(s, "INSERT INTO schema_version(version) VALUES (1)", err, errlen))
             goto out;
@@ -956,7 +957,8 @@ static int check_version(sq *s, char *err, size_t errlen)
     if (v == 1) {
         if (exec(s, migrate_2_sql, err, errlen))
             goto out;
-        kf_log(KF_LOG_INFO, "store: database schema upgraded from version 1 to 2");
+        if (!fresh)
+            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 1 to 2");
         v = 2;
     }
     if (v != SCHEMA_VERSION) {
