@@ -68,6 +68,7 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
+	@$(B)/kefu agent demo --db kefu.db
 	@$(B)/kefu serve --kb kb --intents intents --web web --db kefu.db --set cache_dir=$(B) $(RUN_ARGS)
 
 asan:

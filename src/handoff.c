@@ -131,8 +131,9 @@ int64_t kf_handoff_pick(const kf_handoff *h)
         if (a->presence != KF_PRESENCE_ONLINE || a->load >= a->max_chats)
             continue;
         if (!best || a->load < best->load ||
-            (a->load == best->load && (a->last_assigned < best->last_assigned ||
-                                       (a->last_assigned == best->last_assigned && a->id < best->id))))
+            (a->load == best->load &&
+             (a->last_assigned < best->last_assigned ||
+              (a->last_assigned == best->last_assigned && a->id < best->id))))
             best = a;
     }
     return best ? best->id : 0;

@@ -489,7 +489,7 @@ struct kf_obj {
     const char *type, *id;
 };
 
-int kf_obj_parse(const char *data, size_t len, kf_obj **out, kf_proto_error *err)
+int kf_obj_parse(const char *data, size_t len, int need_type, kf_obj **out, kf_proto_error *err)
 {
     json_t *root = NULL;
     json_error_t jerr;
@@ -526,7 +526,7 @@ int kf_obj_parse(const char *data, size_t len, kf_obj **out, kf_proto_error *err
                   KF_PROTO_VERSION);
         goto fail;
     }
-    if ((rc = req_str(root, "type", 32, &o->type, err)) ||
+    if ((rc = (need_type ? req_str : opt_str)(root, "type", 32, &o->type, err)) ||
         (rc = opt_str(root, "id", KF_PROTO_MAX_ID, &o->id, err)))
         goto fail;
     *out = o;

@@ -137,7 +137,8 @@ int kf_store_login_add(kf_store *s, const char *token, int64_t agent, int64_t ex
     return s->ops->login_add(s->be, token, agent, expires_ms);
 }
 
-int kf_store_login_find(kf_store *s, const char *token, int64_t now_ms, int64_t *agent, int64_t *expires_ms)
+int kf_store_login_find(kf_store *s, const char *token, int64_t now_ms, int64_t *agent,
+                        int64_t *expires_ms)
 {
     return s->ops->login_find(s->be, token, now_ms, agent, expires_ms);
 }

@@ -175,9 +175,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_CONV_INSERT] = "INSERT INTO conversations(token, created, lang, page) VALUES (?1, ?2, "
                        "coalesce(?3, ''), ?4)",
-    [ST_CONV_FIND] =
-        "SELECT id, token, created, lang, state, last_seq, fallbacks FROM conversations WHERE token "
-        "= ?1",
+    [ST_CONV_FIND] = "SELECT id, token, created, lang, state, last_seq, fallbacks FROM "
+                     "conversations WHERE token "
+                     "= ?1",
     [ST_CONV_UPDATE] = "UPDATE conversations SET lang = coalesce(?2, lang), page = coalesce(?3, "
                        "page), state = coalesce(?4, state) WHERE id = ?1",
     [ST_NEXT_SEQ] =
@@ -224,7 +224,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "ORDER BY id",
     [ST_HANDLE_TIMES] = "SELECT ended - assigned FROM cases WHERE state = 'ended' AND assigned IS "
                         "NOT NULL AND ended IS NOT NULL ORDER BY ended DESC LIMIT ?1",
-    [ST_NOTE_INSERT] = "INSERT INTO notes(conv_id, agent_id, text, created) VALUES (?1, ?2, ?3, ?4)",
+    [ST_NOTE_INSERT] =
+        "INSERT INTO notes(conv_id, agent_id, text, created) VALUES (?1, ?2, ?3, ?4)",
     [ST_NOTE_LIST] = "SELECT n.id, n.conv_id, n.agent_id, a.name, n.text, n.created FROM notes n "
                      "JOIN agents a ON a.id = n.agent_id WHERE n.conv_id = ?1 ORDER BY n.id",
     [ST_TICKET_INSERT] = "INSERT INTO tickets(conv_id, name, contact, text, status, created) "
@@ -962,8 +963,7 @@ static int check_version(sq *s, char *err, size_t errlen)
         v = 2;
     }
     if (v != SCHEMA_VERSION) {
-        snprintf(err, errlen, "database schema version %d, this kefu knows %d", v,
-                 SCHEMA_VERSION);
+        snprintf(err, errlen, "database schema version %d, this kefu knows %d", v, SCHEMA_VERSION);
     } else {
         rc = KF_OK;
     }

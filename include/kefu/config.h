@@ -57,8 +57,8 @@ typedef struct kf_config {
     double agent_token_ttl_s;
     long login_max_failures;
     long login_window_s;
-    char *timezone;      /* "" = the machine's */
-    char *hours[7];      /* by tm_wday (0 = Sunday): "HH:MM-HH:MM" or "closed" */
+    char *timezone; /* "" = the machine's */
+    char *hours[7]; /* by tm_wday (0 = Sunday): "HH:MM-HH:MM" or "closed" */
     char *survey_question;
     int survey_nps, survey_ces;
 } kf_config;

@@ -156,8 +156,9 @@ char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *tex
  * and optional "v" (must be 1) already checked; the meaning of the fields is the caller's. */
 typedef struct kf_obj kf_obj;
 
-/* KF_OK (free *out with kf_obj_free), KF_EPARSE with err, or KF_ENOMEM. */
-int kf_obj_parse(const char *data, size_t len, kf_obj **out, kf_proto_error *err);
+/* KF_OK (free *out with kf_obj_free), KF_EPARSE with err, or KF_ENOMEM. need_type 0: "type"
+ * is optional (an HTTP body); kf_obj_type is then NULL when absent. */
+int kf_obj_parse(const char *data, size_t len, int need_type, kf_obj **out, kf_proto_error *err);
 void kf_obj_free(kf_obj *o);
 const char *kf_obj_type(const kf_obj *o);
 const char *kf_obj_id(const kf_obj *o); /* NULL when absent */

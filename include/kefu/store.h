@@ -30,7 +30,7 @@ typedef struct kf_conv {
     char lang[8];   /* "" when unknown */
     char state[16]; /* "bot", "queued", "agent" */
     int64_t last_seq;
-    int fallbacks;  /* bot misses in a row (for fallbacks_to_handoff) */
+    int fallbacks;   /* bot misses in a row (for fallbacks_to_handoff) */
     char page[1025]; /* conv_get only ("" from conv_find/conv_create) */
 } kf_conv;
 
@@ -55,7 +55,7 @@ typedef struct kf_hcase {
     char reason[32]; /* asked, complaint, not_understood, rule name ... */
     int urgent;
     char state[12];
-    int64_t agent; /* 0: none */
+    int64_t agent;                                               /* 0: none */
     int64_t queued_ms, assigned_ms, first_response_ms, ended_ms; /* 0: not yet */
     int flagged; /* first-response limit passed while queued */
     char end[12];

@@ -137,8 +137,8 @@ static void hours(void **state)
     assert_false(kf_handoff_hours_open(&d, 600));
     assert_int_equal(kf_handoff_hours_parse("", &d), KF_OK);
     assert_false(kf_handoff_hours_open(&d, 600));
-    const char *bad[] = {"9:00-21:00", "21:00-09:00", "09:00-09:00", "09:60-10:00",
-                         "24:00-24:00", "09:00-24:30", "09:00 21:00", "open", "09:00-21:00x"};
+    const char *bad[] = {"9:00-21:00",  "21:00-09:00", "09:00-09:00", "09:60-10:00", "24:00-24:00",
+                         "09:00-24:30", "09:00 21:00", "open",        "09:00-21:00x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(kf_handoff_hours_parse(bad[i], &d), KF_EINVAL);
 }
