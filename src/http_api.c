@@ -215,12 +215,20 @@ static int api_body_done(struct lws *wsi, kf_http_pss *p, kf_server *s)
     kf_obj *body = NULL;
     kf_proto_error err;
     int rc;
+    /* The pss outlives one request on a kept-alive connection: the request state is reset
+     * here, not in CLOSED_HTTP. */
     if (p->req_too_large)
-        return json_response(wsi, p, 413, err_body("too_large", "request body too large"));
-    if (kf_obj_parse(p->req ? p->req : "", p->req_len, 0, &body, &err))
-        return json_response(wsi, p, 400, err_body("bad_request", err.message));
-    rc = !strcmp(p->route, "login") ? login(wsi, p, s, body) : logout(wsi, p, s, body);
+        rc = json_response(wsi, p, 413, err_body("too_large", "request body too large"));
+    else if (kf_obj_parse(p->req ? p->req : "", p->req_len, 0, &body, &err))
+        rc = json_response(wsi, p, 400, err_body("bad_request", err.message));
+    else
+        rc = !strcmp(p->route, "login") ? login(wsi, p, s, body) : logout(wsi, p, s, body);
     kf_obj_free(body);
+    kf_free(p->req);
+    p->req = NULL;
+    p->req_len = 0;
+    p->req_too_large = 0;
+    p->route[0] = '\0';
     return rc;
 }
 
