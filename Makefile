@@ -6,7 +6,7 @@
 CC      ?= cc
 PKGS    := libwebsockets libpcre2-8 sqlite3 jansson libutf8proc opencc
 CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -llinear -lpthread -lm
+LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -llinear -lcrypt -lpthread -lm
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wundef -Wvla -fno-common
 STD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
@@ -68,18 +68,29 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
+	@$(B)/kefu agent demo --db kefu.db
 	@$(B)/kefu serve --kb kb --intents intents --web web --db kefu.db --set cache_dir=$(B) $(RUN_ARGS)
 
 asan:
 	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	  all unit
-	@KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
 
 bench:
 	@.ci/deps bench
 	@$(MAKE) --no-print-directory all
 	@bench/run
+
+# Installs what a deployment needs; honours PREFIX and DESTDIR (packagers).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= $(PREFIX)/etc
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/kefu $(DESTDIR)$(SYSCONFDIR)/kefu
+	install -m 755 $(B)/kefu $(DESTDIR)$(PREFIX)/bin/kefu
+	cp -R web kb intents $(DESTDIR)$(PREFIX)/share/kefu/
+	install -m 644 kefu.conf.example $(DESTDIR)$(SYSCONFDIR)/kefu/kefu.conf.example
+	install -m 644 docs/kefu.service $(DESTDIR)$(PREFIX)/share/kefu/kefu.service
 
 format:
 	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c

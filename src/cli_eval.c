@@ -85,15 +85,9 @@ static int eval_own(kf_cli_opts *o)
         }
         char got[256];
         kf_match_describe(&m, got, sizeof(got));
-        int ok;
-        const char *topic;
-        if (c->expect[0] == '@') {
-            ok = strncmp(got, c->expect, strlen(c->expect)) == 0 &&
-                 (got[strlen(c->expect)] == '\0' || got[strlen(c->expect)] == ':' ||
-                  got[strlen(c->expect)] == '(');
-            topic = "(decisions)";
-        } else {
-            ok = m.decision == KF_DECISION_ANSWER && m.entry && strcmp(m.entry->id, c->expect) == 0;
+        int ok = kf_match_expect(&m, c->expect);
+        const char *topic = "(decisions)";
+        if (c->expect[0] != '@') {
             const kf_entry *en = kf_kb_find(kb, c->expect);
             topic = en && en->category ? en->category : "(none)";
         }

@@ -13,6 +13,7 @@
 
 #include "kefu/buf.h"
 #include "kefu/engine.h"
+#include "kefu/handoff.h"
 #include "kefu/log.h"
 #include "kefu/mem.h"
 #include "kefu/util.h"
@@ -82,6 +83,36 @@ static const cfg_key keys[] = {
     {"log_level", T_ENUM, F(log_level), "info", 0, 0, "error warn info debug", 1, "log verbosity"},
     {"log_text", T_BOOL, F(log_text), "no", 0, 0, NULL, 1,
      "yes: log visitors' message text at info level (privacy: off by default)"},
+    {"fallbacks_to_handoff", T_INT, F(fallbacks_to_handoff), "2", 1, 100, NULL, 0,
+     "bot misses in a row (per conversation) after which the visitor goes to a person"},
+    {"assign", T_ENUM, F(assign), "auto", 0, 0, "auto manual", 0,
+     "auto: queued cases go to the least-loaded online agent; manual: agents claim them"},
+    {"first_response_s", T_DOUBLE, F(first_response_s), "120", 0.05, 86400, NULL, 0,
+     "a case waiting longer than this for an agent is flagged to every online agent"},
+    {"presence_grace_s", T_DOUBLE, F(presence_grace_s), "30", 0, 3600, NULL, 0,
+     "an agent is offline this long after their last socket closed (a reload is not leaving)"},
+    {"agent_token_ttl_s", T_DOUBLE, F(agent_token_ttl_s), "43200", 1, 31536000, NULL, 0,
+     "lifetime of an agent's login token"},
+    {"login_max_failures", T_INT, F(login_max_failures), "5", 1, 1000, NULL, 0,
+     "failed logins allowed per name and per address within login_window_s"},
+    {"login_window_s", T_INT, F(login_window_s), "300", 1, 86400, NULL, 0,
+     "the window of login_max_failures (and the lockout after it)"},
+    {"timezone", T_STR, F(timezone), "", 0, 0, NULL, 0,
+     "time zone of the business hours, e.g. Asia/Shanghai (empty: the machine's)"},
+    {"hours.mon", T_STR, F(hours[1]), "00:00-24:00", 0, 0, NULL, 0,
+     "business hours on Mondays, HH:MM-HH:MM or closed (outside them: leave a message)"},
+    {"hours.tue", T_STR, F(hours[2]), "00:00-24:00", 0, 0, NULL, 0, "... on Tuesdays"},
+    {"hours.wed", T_STR, F(hours[3]), "00:00-24:00", 0, 0, NULL, 0, "... on Wednesdays"},
+    {"hours.thu", T_STR, F(hours[4]), "00:00-24:00", 0, 0, NULL, 0, "... on Thursdays"},
+    {"hours.fri", T_STR, F(hours[5]), "00:00-24:00", 0, 0, NULL, 0, "... on Fridays"},
+    {"hours.sat", T_STR, F(hours[6]), "00:00-24:00", 0, 0, NULL, 0, "... on Saturdays"},
+    {"hours.sun", T_STR, F(hours[0]), "00:00-24:00", 0, 0, NULL, 0, "... on Sundays"},
+    {"survey_question", T_STR, F(survey_question), "您对本次服务满意吗？", 0, 0, NULL, 0,
+     "the satisfaction (CSAT 1-5) question sent when an agent closes a conversation"},
+    {"survey_nps", T_BOOL, F(survey_nps), "no", 0, 0, NULL, 0,
+     "yes: the survey also asks the 0-10 recommendation (NPS) question"},
+    {"survey_ces", T_BOOL, F(survey_ces), "no", 0, 0, NULL, 0,
+     "yes: the survey also asks the 1-7 effort (CES) question"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -187,6 +218,11 @@ int kf_config_set(kf_config *c, const char *key, const char *value, char *err, s
     /* FALLTHROUGH */
     case T_STR:
     case T_ENUM: {
+        kf_hours_day day;
+        if (!strncmp(k->name, "hours.", 6) && kf_handoff_hours_parse(value, &day)) {
+            snprintf(err, errlen, "'%s' is not HH:MM-HH:MM (close after open) or closed", value);
+            return KF_EINVAL;
+        }
         if (k->type == T_ENUM) {
             size_t vl = strlen(value);
             const char *p = k->enums;

@@ -424,6 +424,19 @@ int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, un
     }
     if (m->decision == KF_DECISION_ANSWER && m->entry)
         m->version = pick_version(m->entry, m->lang, &m->lang_fallback);
+    /* an entry whose filters say `handoff = REASON` is answered and handed to a human:
+     * a complaint acknowledged by the bot still needs a person */
+    if (m->decision == KF_DECISION_ANSWER && m->entry) {
+        for (size_t i = 0; i < m->entry->n_meta; i++) {
+            if (strcmp(m->entry->meta_keys[i], "handoff") != 0)
+                continue;
+            m->decision = KF_DECISION_HANDOFF;
+            m->handoff_reason = m->entry->meta_vals[i];
+            m->urgent = strcmp(m->handoff_reason, "complaint") == 0;
+            m->reply = m->version ? m->version->answer : NULL;
+            break;
+        }
+    }
     rc = KF_OK;
 out:
     kf_rules_result_cleanup(&rr);
@@ -506,9 +519,8 @@ out:
     return rc;
 }
 
-static int outcome_ok(const kf_case *c, const kf_match *m)
+int kf_match_expect(const kf_match *m, const char *x)
 {
-    const char *x = c->expect;
     if (x[0] != '@')
         return m->decision == KF_DECISION_ANSWER && m->entry && strcmp(m->entry->id, x) == 0;
     if (strcmp(x, "@clarify") == 0)
@@ -563,7 +575,7 @@ int kf_engine_run_tests(kf_engine *e, void *outp, size_t *passed, size_t *total)
                 fprintf(out, "%s:%d: %s: %s\n", c->file, c->line, c->question, kf_strerror(rc));
             continue;
         }
-        if (outcome_ok(c, &m)) {
+        if (kf_match_expect(&m, c->expect)) {
             (*passed)++;
         } else if (out) {
             char got[256];

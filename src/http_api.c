@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * The HTTP endpoints that are not files: GET /healthz (JSON status, 503 while stopping),
- * GET /metrics (Prometheus text format 0.0.4), and for the knowledge page (web/kb/)
- * GET /api/explain?q=...&lang=... (the JSON of `kefu ask --json`) and GET /api/reload-status.
- * All are lws callback mounts; the body is built when the request arrives and written in one
+ * GET /metrics (Prometheus text format 0.0.4), POST /api/login and /api/logout for agents
+ * (docs/protocol.md part 2), and for the knowledge page (web/kb/) GET /api/explain?q=...&lang=...
+ * (the JSON of `kefu ask --json`) and GET /api/reload-status. All are lws callback mounts; a
+ * response body is built when the request (and its body) has arrived and is written in one
  * HTTP_WRITEABLE. */
 #include "server_int.h"
 
@@ -11,12 +12,19 @@
 #include <string.h>
 
 #include "kefu/buf.h"
+#include "kefu/log.h"
 #include "kefu/mem.h"
 #include "kefu/proto.h"
 
+#define API_MAX_BODY 4096
+
 typedef struct kf_http_pss {
-    char *body;
+    char *body; /* response */
     size_t len;
+    char route[16]; /* POST: "login", "logout" */
+    char *req;      /* request body being received */
+    size_t req_len;
+    int req_too_large;
 } kf_http_pss;
 
 size_t kf_http_api_pss_size(void)
@@ -88,6 +96,21 @@ static int metrics(kf_server *s, kf_buf *b)
         rc |= kf_buf_printf(b, "kefu_errors_total{code=\"%s\"} %llu\n", kf_server__error_codes[i],
                             (unsigned long long)m->errors[i]);
     return rc ? KF_ENOMEM : KF_OK;
+}
+
+/* 1 when the request carries "Authorization: Bearer TOKEN" with the login token of an enabled
+ * agent (POST /api/login), else 0. A header is used rather than a cookie, so that no other
+ * site can make a browser send it. */
+static int staff(struct lws *wsi, kf_server *s)
+{
+    char h[128];
+    int64_t agent = 0, expires = 0;
+    kf_agent_rec a;
+    int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 7 || strncmp(h, "Bearer ", 7) || !kf_store_token_valid(h + 7))
+        return 0;
+    return kf_store_login_find(s->store, h + 7, kf_store_now_ms(), &agent, &expires) == KF_OK &&
+           kf_store_agent_get(s->store, NULL, agent, &a) == KF_OK && !a.disabled;
 }
 
 #define KF_EXPLAIN_MAX_Q 1000 /* bytes of a question to explain */
@@ -179,6 +202,130 @@ static int respond(struct lws *wsi, kf_http_pss *p, int status, const char *type
     return 0;
 }
 
+/* ---- agents' login ----------------------------------------------------------- */
+
+static int json_response(struct lws *wsi, kf_http_pss *p, int status, kf_out *o)
+{
+    size_t len = 0;
+    char *buf = o ? kf_out_dump_plain(o, 0, &len) : NULL;
+    kf_out_free(o);
+    if (!buf)
+        return -1;
+    p->body = buf;
+    p->len = len;
+    return respond(wsi, p, status, "application/json") ? -1 : 0;
+}
+
+static kf_out *err_body(const char *code, const char *message)
+{
+    kf_out *o = kf_out_new(NULL);
+    if (o && (kf_out_set_str(o, "error", code) || kf_out_set_str(o, "message", message))) {
+        kf_out_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+static int login(struct lws *wsi, kf_http_pss *p, kf_server *s, kf_obj *body)
+{
+    const char *name = NULL, *password = NULL;
+    char addr[64], kname[80], kaddr[80];
+    kf_proto_error err;
+    kf_agent_rec a;
+    int64_t now = kf_store_now_ms();
+
+    if (kf_obj_str(body, "name", 64, 1, &name, &err) ||
+        kf_obj_str(body, "password", KF_AUTH_MAX_PASSWORD, 1, &password, &err))
+        return json_response(wsi, p, 400, err_body("bad_request", err.message));
+    lws_get_peer_simple(wsi, addr, sizeof(addr));
+    snprintf(kname, sizeof(kname), "n:%s", name);
+    snprintf(kaddr, sizeof(kaddr), "a:%s", addr);
+    int64_t wait = kf_auth_limiter_check(s->login_lim, kname, now);
+    int64_t wait2 = kf_auth_limiter_check(s->login_lim, kaddr, now);
+    if (wait2 > wait)
+        wait = wait2;
+    if (wait > 0) {
+        kf_log(KF_LOG_WARN, "event=login_limited name=%s addr=%s", name, addr);
+        kf_out *o = err_body("rate_limited", "too many failed logins; wait");
+        if (o && kf_out_set_int(o, "retry_after_ms", wait)) {
+            kf_out_free(o);
+            o = NULL;
+        }
+        return json_response(wsi, p, 429, o);
+    }
+    /* The same answer for an unknown name, a wrong password and a disabled agent. The hash is
+     * computed even for an unknown name, so the time taken does not tell names apart. */
+    int found = kf_store_agent_get(s->store, name, 0, &a) == KF_OK;
+    int ok = kf_auth_verify(password, found ? a.pw_hash : s->dummy_hash) && found && !a.disabled;
+    if (!ok) {
+        kf_auth_limiter_fail(s->login_lim, kname, now);
+        kf_auth_limiter_fail(s->login_lim, kaddr, now);
+        kf_log(KF_LOG_WARN, "event=login_failed name=%s addr=%s", name, addr);
+        kf_store_event_add(s->store, 0, "login_failed", name, now);
+        return json_response(wsi, p, 401, err_body("bad_credentials", "wrong name or password"));
+    }
+    kf_auth_limiter_clear(s->login_lim, kname);
+    char token[KF_TOKEN_HEX + 1];
+    int64_t expires = now + (int64_t)(s->cfg->agent_token_ttl_s * 1000.0);
+    if (kf_store_token_new(token) || kf_store_login_add(s->store, token, a.id, expires))
+        return json_response(wsi, p, 500, err_body("internal", "could not store the login"));
+    kf_log(KF_LOG_INFO, "agent=%s event=login addr=%s", a.name, addr);
+    kf_store_event_add(s->store, 0, "login", a.name, now);
+    kf_out *o = kf_out_new(NULL), *ag = kf_out_new(NULL);
+    if (!o || !ag || kf_out_set_str(o, "token", token) || kf_out_set_int(o, "expires", expires) ||
+        kf_out_set_str(ag, "name", a.name) || kf_out_set_str(ag, "display", a.display) ||
+        kf_out_set_int(ag, "max_chats", a.max_chats)) {
+        kf_out_free(o);
+        kf_out_free(ag);
+        return -1;
+    }
+    if (kf_out_set_obj(o, "agent", ag)) {
+        kf_out_free(o);
+        return -1;
+    }
+    return json_response(wsi, p, 200, o);
+}
+
+static int logout(struct lws *wsi, kf_http_pss *p, kf_server *s, kf_obj *body)
+{
+    const char *token = NULL;
+    kf_proto_error err;
+    if (kf_obj_str(body, "token", 64, 1, &token, &err))
+        return json_response(wsi, p, 400, err_body("bad_request", err.message));
+    if (kf_store_token_valid(token)) {
+        kf_store_login_revoke(s->store, token);
+        kf_ws_agent__revoke(s, token);
+    }
+    kf_out *o = kf_out_new(NULL);
+    if (o && kf_out_set_bool(o, "ok", 1)) {
+        kf_out_free(o);
+        o = NULL;
+    }
+    return json_response(wsi, p, 200, o);
+}
+
+static int api_body_done(struct lws *wsi, kf_http_pss *p, kf_server *s)
+{
+    kf_obj *body = NULL;
+    kf_proto_error err;
+    int rc;
+    /* The pss outlives one request on a kept-alive connection: the request state is reset
+     * here, not in CLOSED_HTTP. */
+    if (p->req_too_large)
+        rc = json_response(wsi, p, 413, err_body("too_large", "request body too large"));
+    else if (kf_obj_parse(p->req ? p->req : "", p->req_len, 0, &body, &err))
+        rc = json_response(wsi, p, 400, err_body("bad_request", err.message));
+    else
+        rc = !strcmp(p->route, "login") ? login(wsi, p, s, body) : logout(wsi, p, s, body);
+    kf_obj_free(body);
+    kf_free(p->req);
+    p->req = NULL;
+    p->req_len = 0;
+    p->req_too_large = 0;
+    p->route[0] = '\0';
+    return rc;
+}
+
 int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len)
 {
@@ -192,6 +339,15 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
         int status = 200;
         const char *type = "application/json";
         kf_buf_init(&b);
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_POST_URI) > 0) {
+            if (strcmp(uri, "/api/login") && strcmp(uri, "/api/logout")) {
+                lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+                return -1;
+            }
+            snprintf(p->route, sizeof(p->route), "%s",
+                     !strcmp(uri, "/api/login") ? "login" : "logout");
+            return 0; /* the body follows: LWS_CALLBACK_HTTP_BODY */
+        }
         if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) {
             lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
             return -1;
@@ -214,10 +370,11 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
                 return -1;
             }
         } else if (!strcmp(uri, "/api/explain") || !strcmp(uri, "/api/reload-status")) {
-            /* TODO(issue 6): require an agent's login token (Authorization: Bearer, from
-             * POST /api/login of the handoff branch) once login is merged; until then these
-             * two are open to anyone who can reach the server. */
-            int r = uri[5] == 'e' ? explain(wsi, s, &b, &status) : reload_status(s, &b);
+            /* agents and editors only: the knowledge page sends the login token */
+            int r = !staff(wsi, s)
+                        ? (status = 401, kf_buf_puts(&b, "{\"error\":\"unauthorized\"}\n"))
+                    : uri[5] == 'e' ? explain(wsi, s, &b, &status)
+                                    : reload_status(s, &b);
             if (r) {
                 kf_buf_cleanup(&b);
                 return -1;
@@ -232,6 +389,27 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         return respond(wsi, p, status, type) ? -1 : 0;
     }
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!p->route[0])
+            break;
+        if (p->req_len + len > API_MAX_BODY) {
+            p->req_too_large = 1;
+            return 0;
+        }
+        {
+            char *n = kf_realloc(p->req, p->req_len + len + 1);
+            if (!n)
+                return -1;
+            p->req = n;
+            memcpy(p->req + p->req_len, in, len);
+            p->req_len += len;
+            p->req[p->req_len] = '\0';
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!p->route[0])
+            break;
+        return api_body_done(wsi, p, s);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!p->body)
             break;
@@ -254,6 +432,8 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (p) {
             kf_free(p->body);
             p->body = NULL;
+            kf_free(p->req);
+            p->req = NULL;
         }
         break;
     default: break;

@@ -17,6 +17,7 @@ static const struct {
     {"ask", kf_cli_ask, "explain how one question is matched"},
     {"eval", kf_cli_eval, "accuracy over the test files, or over a train/test split"},
     {"chat", kf_cli_chat, "talk to the bot on the terminal"},
+    {"agent", kf_cli_agent, "manage agent accounts: add, list, passwd, disable, enable, demo"},
     {"import", kf_cli_import, "convert a question<TAB>answer export into a kb file"},
 };
 

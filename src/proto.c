@@ -79,6 +79,19 @@ static int opt_seq(json_t *o, const char *key, int64_t *out, kf_proto_error *err
     return KF_OK;
 }
 
+/* An integer field in [min, max]; absent: *out unchanged unless required. */
+static int int_field(json_t *o, const char *key, int min, int max, int required, int *out,
+                     kf_proto_error *err)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || json_is_null(v))
+        return required ? fail(err, KF_PE_MISSING_FIELD, "'%s' is required", key) : KF_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(err, KF_PE_BAD_FIELD, "'%s' must be an integer from %d to %d", key, min, max);
+    *out = (int)json_integer_value(v);
+    return KF_OK;
+}
+
 static int decode_fields(json_t *root, kf_in_frame *f, kf_proto_error *err)
 {
     const char *type = NULL;
@@ -133,6 +146,21 @@ static int decode_fields(json_t *root, kf_in_frame *f, kf_proto_error *err)
         if (v && !json_is_boolean(v))
             return fail(err, KF_PE_BAD_FIELD, "'active' must be true or false");
         f->active = v ? json_is_true(v) : 1;
+    } else if (!strcmp(type, "survey")) {
+        f->type = KF_IN_SURVEY;
+        f->nps = f->ces = -1;
+        if ((rc = int_field(root, "csat", 1, 5, 1, &f->csat, err)) ||
+            (rc = int_field(root, "nps", 0, 10, 0, &f->nps, err)) ||
+            (rc = int_field(root, "ces", 1, 7, 0, &f->ces, err)) ||
+            (rc = opt_str(root, "comment", 1000, &f->comment, err)))
+            return rc;
+    } else if (!strcmp(type, "leave_message")) {
+        f->type = KF_IN_LEAVE_MESSAGE;
+        if ((rc = req_str(root, "contact", 200, &f->contact, err)) ||
+            (rc = req_str(root, "text", 2000, &f->text, err)) ||
+            (rc = opt_str(root, "name", 100, &f->name, err)))
+            return rc;
+        f->text_len = strlen(f->text);
     } else {
         return fail(err, KF_PE_UNKNOWN_TYPE, "unknown frame type '%.40s'", type);
     }
@@ -529,4 +557,223 @@ char *kf_proto_explain(const kf_match *m, const char *answer, int indent)
 out:
     json_decref(o);
     return out;
+}
+
+/* ---- generic frames ----------------------------------------------------------- */
+
+struct kf_obj {
+    json_t *root;
+    const char *type, *id;
+};
+
+int kf_obj_parse(const char *data, size_t len, int need_type, kf_obj **out, kf_proto_error *err)
+{
+    json_t *root = NULL;
+    json_error_t jerr;
+    size_t bad = 0;
+    kf_obj *o = NULL;
+    int rc;
+
+    *out = NULL;
+    memset(err, 0, sizeof(*err));
+    if (!kf_utf8_valid(data, len, &bad))
+        return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
+    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
+            return KF_ENOMEM;
+        return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fail(err, KF_PE_BAD_JSON, "a frame must be a JSON object");
+    }
+    json_t *id = json_object_get(root, "id");
+    if (json_is_string(id) && json_string_length(id) <= KF_PROTO_MAX_ID)
+        snprintf(err->id, sizeof(err->id), "%s", json_string_value(id));
+    o = kf_calloc(1, sizeof(*o));
+    if (!o) {
+        json_decref(root);
+        return KF_ENOMEM;
+    }
+    o->root = root;
+    json_t *v = json_object_get(root, "v");
+    if (v && !(json_is_integer(v) && json_integer_value(v) == KF_PROTO_VERSION)) {
+        rc = fail(err, KF_PE_UNSUPPORTED_VERSION, "this server speaks protocol version %d",
+                  KF_PROTO_VERSION);
+        goto fail;
+    }
+    if ((rc = (need_type ? req_str : opt_str)(root, "type", 32, &o->type, err)) ||
+        (rc = opt_str(root, "id", KF_PROTO_MAX_ID, &o->id, err)))
+        goto fail;
+    *out = o;
+    return KF_OK;
+fail:
+    kf_obj_free(o);
+    return rc;
+}
+
+void kf_obj_free(kf_obj *o)
+{
+    if (!o)
+        return;
+    json_decref(o->root);
+    kf_free(o);
+}
+
+const char *kf_obj_type(const kf_obj *o)
+{
+    return o->type;
+}
+
+const char *kf_obj_id(const kf_obj *o)
+{
+    return o->id;
+}
+
+int kf_obj_str(const kf_obj *o, const char *key, size_t max, int required, const char **out,
+               kf_proto_error *err)
+{
+    const char *v = NULL;
+    int rc = opt_str(o->root, key, max, &v, err);
+    if (rc)
+        return rc;
+    if (!v)
+        return required ? fail(err, KF_PE_MISSING_FIELD, "'%s' is required", key) : KF_OK;
+    *out = v;
+    return KF_OK;
+}
+
+int kf_obj_int(const kf_obj *o, const char *key, int64_t min, int64_t max, int required,
+               int64_t *out, kf_proto_error *err)
+{
+    json_t *v = json_object_get(o->root, key);
+    if (!v || json_is_null(v))
+        return required ? fail(err, KF_PE_MISSING_FIELD, "'%s' is required", key) : KF_OK;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+        return fail(err, KF_PE_BAD_FIELD, "'%s' must be an integer from %lld to %lld", key,
+                    (long long)min, (long long)max);
+    *out = (int64_t)json_integer_value(v);
+    return KF_OK;
+}
+
+int kf_obj_bool(const kf_obj *o, const char *key, int required, int *out, kf_proto_error *err)
+{
+    json_t *v = json_object_get(o->root, key);
+    if (!v || json_is_null(v))
+        return required ? fail(err, KF_PE_MISSING_FIELD, "'%s' is required", key) : KF_OK;
+    if (!json_is_boolean(v))
+        return fail(err, KF_PE_BAD_FIELD, "'%s' must be true or false", key);
+    *out = json_is_true(v);
+    return KF_OK;
+}
+
+kf_out *kf_out_new(const char *type)
+{
+    if (type)
+        return out_new(type);
+    kf_out *o = kf_malloc(sizeof(*o));
+    if (!o)
+        return NULL;
+    o->obj = json_object();
+    if (!o->obj) {
+        kf_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+int kf_out_set_bool(kf_out *o, const char *key, int v)
+{
+    return set_bool(o, key, v);
+}
+
+int kf_out_set_double(kf_out *o, const char *key, double v)
+{
+    return json_object_set_new(o->obj, key, json_real(v)) ? KF_ENOMEM : KF_OK;
+}
+
+int kf_out_set_null(kf_out *o, const char *key)
+{
+    return json_object_set_new(o->obj, key, json_null()) ? KF_ENOMEM : KF_OK;
+}
+
+int kf_out_set_obj(kf_out *o, const char *key, kf_out *child)
+{
+    if (!child)
+        return KF_ENOMEM;
+    int rc = json_object_set(o->obj, key, child->obj) ? KF_ENOMEM : KF_OK;
+    kf_out_free(child);
+    return rc;
+}
+
+int kf_out_push(kf_out *o, const char *key, kf_out *item)
+{
+    if (!item)
+        return KF_ENOMEM;
+    int rc = KF_OK;
+    json_t *arr = json_object_get(o->obj, key);
+    if (!arr) {
+        arr = json_array();
+        if (!arr || json_object_set_new(o->obj, key, arr))
+            rc = KF_ENOMEM;
+    }
+    if (rc == KF_OK && json_array_append(arr, item->obj))
+        rc = KF_ENOMEM;
+    kf_out_free(item);
+    return rc;
+}
+
+int kf_out_set_empty_array(kf_out *o, const char *key)
+{
+    return json_object_set_new(o->obj, key, json_array()) ? KF_ENOMEM : KF_OK;
+}
+
+char *kf_out_dump_plain(const kf_out *o, size_t headroom, size_t *len)
+{
+    json_t *j = json_object();
+    const char *key;
+    json_t *val;
+    char *s = NULL;
+    if (!j || json_object_set_new(j, "v", json_integer(KF_PROTO_VERSION)))
+        goto out;
+    json_object_foreach(o->obj, key, val)
+    {
+        if (json_object_set(j, key, val))
+            goto out;
+    }
+    s = dump_with_headroom(j, headroom, len);
+out:
+    json_decref(j);
+    return s;
+}
+
+kf_out *kf_proto_row_item(int64_t seq, int out_dir, const char *kind, const char *text,
+                          const char *entry, const char *frame, int64_t at_ms)
+{
+    kf_out *o = kf_out_new(NULL);
+    json_t *f = NULL;
+    int rc;
+    if (!o)
+        return NULL;
+    rc = kf_out_set_int(o, "seq", seq);
+    if (!out_dir) {
+        rc = rc ? rc : kf_out_set_str(o, "from", "visitor");
+        rc = rc ? rc : kf_out_set_str(o, "type", kind);
+        rc = rc ? rc : kf_out_set_str(o, "text", text);
+    } else {
+        f = frame ? json_loads(frame, 0, NULL) : NULL;
+        int agent = kind && !strcmp(kind, "agent_message");
+        rc = rc ? rc : kf_out_set_str(o, "from", agent ? "agent" : "bot");
+        rc = rc ? rc : kf_out_set_str(o, "type", kind);
+        json_t *t = f ? json_object_get(f, "text") : NULL;
+        rc = rc ? rc : kf_out_set_str(o, "text", json_is_string(t) ? json_string_value(t) : NULL);
+        json_t *a = f ? json_object_get(f, "agent") : NULL;
+        if (agent && json_is_string(a))
+            rc = rc ? rc : kf_out_set_str(o, "agent", json_string_value(a));
+    }
+    rc = rc ? rc : kf_out_set_str(o, "entry", entry);
+    rc = rc ? rc : kf_out_set_int(o, "at", at_ms);
+    json_decref(f);
+    return finish(o, rc);
 }

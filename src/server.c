@@ -132,7 +132,7 @@ static void stop_deadline_cb(lws_sorted_usec_list_t *sul)
 
 void kf_server__conn_gone(kf_server *s)
 {
-    if (s->stopping && s->n_conns == 0)
+    if (s->stopping && s->n_conns == 0 && s->n_agent_conns == 0)
         s->done = 1;
 }
 
@@ -143,7 +143,8 @@ static void begin_stop(kf_server *s)
     s->stopping = 1;
     kf_log(KF_LOG_INFO, "event=shutdown connections=%zu", s->n_conns);
     kf_ws_visitor__shutdown_all(s);
-    if (s->n_conns == 0)
+    kf_ws_agent__shutdown_all(s);
+    if (s->n_conns == 0 && s->n_agent_conns == 0)
         s->done = 1;
     else
         lws_sul_schedule(s->cx, 0, &s->sul_stop, stop_deadline_cb, 3 * LWS_US_PER_SEC);
@@ -207,7 +208,8 @@ static int http0_cb(struct lws *wsi, enum lws_callback_reasons reason, void *use
         int l = lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL);
         if (in && !strcmp(in, "websocket") &&
             (l <= 0 ||
-             !kf_config_list_has(proto, KF_VISITOR_PROTOCOL, strlen(KF_VISITOR_PROTOCOL)))) {
+             (!kf_config_list_has(proto, KF_VISITOR_PROTOCOL, strlen(KF_VISITOR_PROTOCOL)) &&
+              !kf_config_list_has(proto, KF_AGENT_PROTOCOL, strlen(KF_AGENT_PROTOCOL))))) {
             kf_log(KF_LOG_INFO, "event=reject reason=subprotocol");
             lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST,
                                    "WebSocket subprotocol " KF_VISITOR_PROTOCOL " required");
@@ -301,6 +303,7 @@ static void *bg_main(void *arg)
         watch(ifd, s->cfg->kb_dir);
         watch(ifd, s->cfg->intents_dir);
     }
+    atomic_store(&s->bg_ready, 1);
     for (;;) {
         struct pollfd pf[3] = {{.fd = s->wake_fd, .events = POLLIN},
                                {.fd = sfd, .events = POLLIN},
@@ -373,6 +376,7 @@ int kf_server_run(const kf_config *cfg)
     s.wake_fd = -1;
     pthread_mutex_init(&s.mu, NULL);
     atomic_init(&s.stop_requested, 0);
+    atomic_init(&s.bg_ready, 0);
     kf_diag_init(&d);
     kf_proto_init();
     kf_log_set_level(kf_config_log_level(cfg));
@@ -405,6 +409,11 @@ int kf_server_run(const kf_config *cfg)
         goto out;
     }
     kf_log(KF_LOG_INFO, "event=knowledge_loaded entries=%zu", kf_engine_kb(s.engine)->n_entries);
+    /* Business hours are read in this zone; kefu's log lines are in UTC either way. */
+    if (cfg->timezone[0]) {
+        setenv("TZ", cfg->timezone, 1);
+        tzset();
+    }
 
     struct lws_protocols protocols[] = {
         {.name = "http", .callback = http0_cb},
@@ -414,6 +423,10 @@ int kf_server_run(const kf_config *cfg)
         {.name = KF_VISITOR_PROTOCOL,
          .callback = kf_ws_visitor_cb,
          .per_session_data_size = kf_ws_visitor_pss_size(),
+         .rx_buffer_size = 4096},
+        {.name = KF_AGENT_PROTOCOL,
+         .callback = kf_ws_agent_cb,
+         .per_session_data_size = kf_ws_agent_pss_size(),
          .rx_buffer_size = 4096},
         {.name = NULL},
     };
@@ -473,6 +486,15 @@ int kf_server_run(const kf_config *cfg)
     }
     bg_started = 1;
     lws_sul_schedule(s.cx, 0, &s.sul_gc, gc_cb, 10 * LWS_US_PER_SEC);
+    if (kf_desk__init(&s)) {
+        fprintf(stderr, "kefu: could not restore the handoff queue from the database\n");
+        goto out;
+    }
+    kf_desk__changed(&s); /* auto mode: nobody is online yet, but queue positions are set */
+    /* "listening" promises that an edit from now on is seen: wait for the watches (bounded;
+     * a machine out of inotify instances still serves, and SIGHUP still reloads). */
+    for (int i = 0; i < 200 && !atomic_load(&s.bg_ready); i++)
+        usleep(5000);
     kf_store_event_add(s.store, 0, "server_start", NULL, kf_store_now_ms());
     printf("kefu listening on %s://%s:%d\n", tls ? "https" : "http", cfg->listen_addr, port);
     fflush(stdout);
@@ -490,6 +512,7 @@ out:
             kf_log(KF_LOG_ERR, "event=wake_failed");
         pthread_join(bg, NULL);
     }
+    kf_desk__cleanup(&s); /* cancels its timers: before the context goes */
     if (s.cx) {
         lws_sul_cancel(&s.sul_gc);
         lws_sul_cancel(&s.sul_stop);

@@ -10,11 +10,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "kefu/auth.h"
 #include "kefu/config.h"
 #include "kefu/engine.h"
+#include "kefu/handoff.h"
+#include "kefu/proto.h"
 #include "kefu/store.h"
 
 #define KF_VISITOR_PROTOCOL "kefu.visitor.v1"
+#define KF_AGENT_PROTOCOL "kefu.agent.v1"
 #define KF_ADDR_BUCKETS 256
 #define KF_LAT_BUCKETS 12
 
@@ -29,7 +33,7 @@ typedef struct kf_addr_slot {
 
 /* The error codes counted in /metrics, in a fixed order (see ws_visitor.c). */
 extern const char *const kf_server__error_codes[];
-#define KF_N_ERROR_CODES 16
+#define KF_N_ERROR_CODES 18
 
 typedef struct kf_metrics {
     uint64_t conns_total;
@@ -48,8 +52,42 @@ typedef struct kf_metrics {
 extern const double kf_server__lat_bounds[KF_LAT_BUCKETS]; /* seconds; last is +Inf */
 
 struct kf_ws_visitor_pss;
+struct kf_ws_agent_pss;
+struct kf_server;
+
+/* An agent as the desk knows it (server_desk.c): loaded from the store at start or at login. */
+typedef struct kf_desk_agent {
+    struct kf_desk_agent *next;
+    struct kf_server *srv;
+    int64_t id;
+    char name[65], display[129];
+    int max_chats;
+    int n_socks;                         /* authenticated sockets */
+    int away;                            /* the agent said "away" */
+    lws_sorted_usec_list_t sul_offline;  /* presence_grace_s after the last socket closed */
+} kf_desk_agent;
+
+/* An open case (queued or held), mirrored from the store. */
+typedef struct kf_desk_case {
+    struct kf_desk_case *next;
+    struct kf_server *srv;
+    kf_hcase c;
+    char preview[256];                 /* the visitor's last message */
+    size_t sent_pos;                   /* queue position last told to the visitor */
+    int64_t sent_wait;
+    lws_sorted_usec_list_t sul_sla;    /* first_response_s after queued_ms */
+} kf_desk_case;
 
 typedef struct kf_server {
+    /* handoff desk (server_desk.c, ws_agent.c) */
+    kf_handoff *hd;
+    kf_desk_agent *agents;
+    kf_desk_case *cases;
+    struct kf_ws_agent_pss *agent_conns;
+    size_t n_agent_conns;
+    kf_auth_limiter *login_lim;
+    char dummy_hash[KF_AUTH_HASH_MAX]; /* verified against for unknown names (same timing) */
+    kf_hours_day hours[7]; /* by tm_wday */
     const kf_config *cfg;
     struct lws_context *cx;
     kf_store *store;
@@ -74,6 +112,7 @@ typedef struct kf_server {
     char *pending_error; /* a failed reload's messages (file:line ...) */
     int pending_ready;
     atomic_int stop_requested;
+    atomic_int bg_ready; /* the background thread watches the knowledge directories */
     int wake_fd; /* eventfd: tells the background thread to quit */
 } kf_server;
 
@@ -84,6 +123,66 @@ int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 size_t kf_ws_visitor_pss_size(void);
 /* Shutdown: every connection flushes its queue and closes with 1001. */
 void kf_ws_visitor__shutdown_all(kf_server *s);
+
+/* Delivers a stored frame of conversation conv (numbered seq) to its visitor sockets. */
+void kf_ws_visitor__deliver(kf_server *s, int64_t conv, const kf_out *o, int64_t seq);
+/* Sends a frame that is not stored (queue position, typing) to conv's visitor sockets. */
+void kf_ws_visitor__transient(kf_server *s, int64_t conv, const kf_out *o);
+
+/* ---- ws_agent.c --------------------------------------------------------------- */
+
+int kf_ws_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+size_t kf_ws_agent_pss_size(void);
+void kf_ws_agent__shutdown_all(kf_server *s);
+/* Sends o to every authenticated socket of agent (agent 0: of every agent). */
+void kf_ws_agent__send(kf_server *s, int64_t agent, const kf_out *o);
+/* Closes the sockets opened with this token (logout). */
+void kf_ws_agent__revoke(kf_server *s, const char *token);
+
+/* ---- server_desk.c ------------------------------------------------------------ */
+
+int kf_desk__init(kf_server *s);
+void kf_desk__cleanup(kf_server *s);
+/* The agent (loaded from the store on first use), or NULL. */
+kf_desk_agent *kf_desk__agent(kf_server *s, int64_t id);
+kf_desk_agent *kf_desk__agent_by_name(kf_server *s, const char *name);
+kf_desk_case *kf_desk__case_of_conv(kf_server *s, int64_t conv);
+/* 1 within business hours (config hours.*, timezone) now. */
+int kf_desk__in_hours(kf_server *s);
+/* Opens a queued case for conv (store, queue, SLA timer). */
+int kf_desk__open_case(kf_server *s, int64_t conv, const char *reason, int urgent,
+                       const char *preview, kf_desk_case **out);
+/* Position (1-based) and estimated wait (s, -1 unknown) of a queued case. */
+void kf_desk__queue_info(kf_server *s, kf_desk_case *dc, size_t *pos, int64_t *wait_s);
+/* After any change: auto-assign, then tell agents the queue and visitors their positions. */
+void kf_desk__changed(kf_server *s);
+/* A visitor's stored message (seq) in a conversation with a case: to its holder. */
+void kf_desk__visitor_message(kf_server *s, int64_t conv, int64_t seq, const char *text);
+void kf_desk__visitor_typing(kf_server *s, int64_t conv, int active);
+/* Gives a case to an agent (by: auto, claim, transfer); frames to both sides. */
+int kf_desk__assign(kf_server *s, kf_desk_case *dc, kf_desk_agent *a, const char *by,
+                    const char *from, const char *note);
+/* Ends a case: how is close, handback or ticket. */
+int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how);
+/* Stores a frame from kefu to the visitor of conv and delivers it; *seq if not NULL. */
+int kf_desk__to_visitor(kf_server *s, int64_t conv, kf_out *o, const char *text,
+                        int64_t *seq);
+/* Frames for agents (NULL on ENOMEM). */
+kf_out *kf_desk__queue_frame(kf_server *s);
+kf_out *kf_desk__agents_frame(kf_server *s);
+kf_out *kf_desk__assigned_frame(kf_server *s, kf_desk_case *dc, const char *by,
+                                const char *from, const char *note);
+kf_out *kf_desk__transcript(kf_server *s, int64_t conv, const char *type);
+kf_out *kf_desk__ticket_item(kf_server *s, const kf_ticket *t);
+/* Open and claimed tickets, oldest first. */
+kf_out *kf_desk__tickets_frame(kf_server *s);
+/* Pushes ticket id's current state to every online agent. */
+void kf_desk__ticket_changed(kf_server *s, int64_t id);
+/* Presence: a socket of the agent authenticated (+1) or closed (-1); a status change. */
+void kf_desk__agent_socket(kf_server *s, kf_desk_agent *a, int delta);
+void kf_desk__agent_status(kf_server *s, kf_desk_agent *a, int away);
+kf_presence kf_desk__presence(kf_server *s, kf_desk_agent *a);
 
 /* ---- http_api.c --------------------------------------------------------------- */
 

@@ -101,3 +101,104 @@ int kf_store_event_add(kf_store *s, int64_t conv, const char *kind, const char *
 {
     return s->ops->event_add(s->be, conv, kind, detail, now_ms);
 }
+
+int kf_store_conv_get(kf_store *s, int64_t id, kf_conv *out)
+{
+    return s->ops->conv_get(s->be, id, out);
+}
+
+int kf_store_conv_set_fallbacks(kf_store *s, int64_t id, int n)
+{
+    return s->ops->conv_set_fallbacks(s->be, id, n);
+}
+
+int kf_store_agent_add(kf_store *s, kf_agent_rec *a, int64_t now_ms)
+{
+    return s->ops->agent_add(s->be, a, now_ms);
+}
+
+int kf_store_agent_get(kf_store *s, const char *name, int64_t id, kf_agent_rec *out)
+{
+    return s->ops->agent_get(s->be, name, id, out);
+}
+
+int kf_store_agent_save(kf_store *s, const kf_agent_rec *a)
+{
+    return s->ops->agent_save(s->be, a);
+}
+
+int kf_store_agent_list(kf_store *s, kf_store_agent_cb cb, void *ud)
+{
+    return s->ops->agent_list(s->be, cb, ud);
+}
+
+int kf_store_login_add(kf_store *s, const char *token, int64_t agent, int64_t expires_ms)
+{
+    return s->ops->login_add(s->be, token, agent, expires_ms);
+}
+
+int kf_store_login_find(kf_store *s, const char *token, int64_t now_ms, int64_t *agent,
+                        int64_t *expires_ms)
+{
+    return s->ops->login_find(s->be, token, now_ms, agent, expires_ms);
+}
+
+int kf_store_login_revoke(kf_store *s, const char *token)
+{
+    return s->ops->login_revoke(s->be, token);
+}
+
+int kf_store_case_open(kf_store *s, kf_hcase *c)
+{
+    return s->ops->case_open(s->be, c);
+}
+
+int kf_store_case_save(kf_store *s, const kf_hcase *c, const char *conv_state)
+{
+    return s->ops->case_save(s->be, c, conv_state);
+}
+
+int kf_store_case_list_open(kf_store *s, kf_store_case_cb cb, void *ud)
+{
+    return s->ops->case_list_open(s->be, cb, ud);
+}
+
+int kf_store_case_list_conv(kf_store *s, int64_t conv, kf_store_case_cb cb, void *ud)
+{
+    return s->ops->case_list_conv(s->be, conv, cb, ud);
+}
+
+int kf_store_handle_times(kf_store *s, int64_t *out, size_t max)
+{
+    return s->ops->handle_times(s->be, out, max);
+}
+
+int kf_store_note_add(kf_store *s, int64_t conv, int64_t agent, const char *text, int64_t now_ms)
+{
+    return s->ops->note_add(s->be, conv, agent, text, now_ms);
+}
+
+int kf_store_note_list(kf_store *s, int64_t conv, kf_store_note_cb cb, void *ud)
+{
+    return s->ops->note_list(s->be, conv, cb, ud);
+}
+
+int kf_store_ticket_add(kf_store *s, kf_ticket *t)
+{
+    return s->ops->ticket_add(s->be, t);
+}
+
+int kf_store_ticket_save(kf_store *s, const kf_ticket *t)
+{
+    return s->ops->ticket_save(s->be, t);
+}
+
+int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *ud)
+{
+    return s->ops->ticket_list(s->be, id, cb, ud);
+}
+
+int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms)
+{
+    return s->ops->survey_add(s->be, sv, now_ms);
+}

@@ -26,7 +26,7 @@
 #include "kefu/log.h"
 #include "kefu/mem.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
@@ -67,6 +67,68 @@ static const char schema_sql[] =
     " detail TEXT,"
     " created INTEGER NOT NULL);";
 
+/* Version 1 -> 2: handoff. Agents and their login tokens (stored as they are, for the reason
+ * given at the top of this file: an agent token unlocks transcripts that this file holds
+ * anyway), cases (the queue: one row per stay of a conversation with people), notes (apart
+ * from messages, so that no replay can ever send one to a visitor), tickets and surveys; and
+ * the bot's miss counter moves from the connection to the conversation. */
+static const char migrate_2_sql[] =
+    "ALTER TABLE conversations ADD COLUMN fallbacks INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE agents("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE,"
+    " display TEXT NOT NULL,"
+    " pw_hash TEXT NOT NULL,"
+    " max_chats INTEGER NOT NULL,"
+    " disabled INTEGER NOT NULL DEFAULT 0,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE agent_logins("
+    " token TEXT PRIMARY KEY,"
+    " agent_id INTEGER NOT NULL REFERENCES agents(id),"
+    " expires INTEGER NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    "CREATE TABLE cases("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " reason TEXT NOT NULL,"
+    " urgent INTEGER NOT NULL,"
+    " state TEXT NOT NULL,"
+    " agent_id INTEGER REFERENCES agents(id),"
+    " queued INTEGER NOT NULL,"
+    " assigned INTEGER,"
+    " first_response INTEGER,"
+    " ended INTEGER,"
+    " flagged INTEGER NOT NULL DEFAULT 0,"
+    " end_kind TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX cases_open ON cases(state) WHERE state != 'ended';"
+    "CREATE INDEX cases_conv ON cases(conv_id);"
+    "CREATE TABLE notes("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " agent_id INTEGER NOT NULL REFERENCES agents(id),"
+    " text TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX notes_conv ON notes(conv_id);"
+    "CREATE TABLE tickets("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER REFERENCES conversations(id),"
+    " name TEXT,"
+    " contact TEXT NOT NULL,"
+    " text TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'open',"
+    " agent_id INTEGER REFERENCES agents(id),"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE surveys("
+    " id INTEGER PRIMARY KEY,"
+    " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
+    " case_id INTEGER NOT NULL UNIQUE REFERENCES cases(id),"
+    " csat INTEGER NOT NULL,"
+    " nps INTEGER,"
+    " ces INTEGER,"
+    " comment TEXT,"
+    " created INTEGER NOT NULL);"
+    "UPDATE schema_version SET version = 2;";
+
 enum {
     ST_BEGIN,
     ST_COMMIT,
@@ -81,6 +143,29 @@ enum {
     ST_GET_ROW,
     ST_REPLAY,
     ST_EVENT_INSERT,
+    ST_CONV_GET,
+    ST_CONV_FALLBACKS,
+    ST_AGENT_INSERT,
+    ST_AGENT_BY_NAME,
+    ST_AGENT_BY_ID,
+    ST_AGENT_SAVE,
+    ST_AGENT_LIST,
+    ST_LOGIN_INSERT,
+    ST_LOGIN_FIND,
+    ST_LOGIN_REVOKE,
+    ST_CASE_INSERT,
+    ST_CASE_SAVE,
+    ST_CONV_STATE,
+    ST_CASE_OPEN,
+    ST_CASE_CONV,
+    ST_HANDLE_TIMES,
+    ST_NOTE_INSERT,
+    ST_NOTE_LIST,
+    ST_TICKET_INSERT,
+    ST_TICKET_SAVE,
+    ST_TICKET_ONE,
+    ST_TICKET_OPEN,
+    ST_SURVEY_INSERT,
     ST_COUNT
 };
 
@@ -90,8 +175,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_CONV_INSERT] = "INSERT INTO conversations(token, created, lang, page) VALUES (?1, ?2, "
                        "coalesce(?3, ''), ?4)",
-    [ST_CONV_FIND] =
-        "SELECT id, token, created, lang, state, last_seq FROM conversations WHERE token = ?1",
+    [ST_CONV_FIND] = "SELECT id, token, created, lang, state, last_seq, fallbacks FROM "
+                     "conversations WHERE token "
+                     "= ?1",
     [ST_CONV_UPDATE] = "UPDATE conversations SET lang = coalesce(?2, lang), page = coalesce(?3, "
                        "page), state = coalesce(?4, state) WHERE id = ?1",
     [ST_NEXT_SEQ] =
@@ -107,6 +193,50 @@ static const char *const stmt_sql[ST_COUNT] = {
                   "messages WHERE conv_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [ST_EVENT_INSERT] = "INSERT INTO events(conv_id, kind, detail, created) VALUES (nullif(?1, "
                         "0), ?2, ?3, ?4)",
+    [ST_CONV_GET] = "SELECT id, token, created, lang, state, last_seq, fallbacks, page FROM "
+                    "conversations WHERE id = ?1",
+    [ST_CONV_FALLBACKS] = "UPDATE conversations SET fallbacks = ?2 WHERE id = ?1",
+    [ST_AGENT_INSERT] = "INSERT INTO agents(name, display, pw_hash, max_chats, disabled, created) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_AGENT_BY_NAME] = "SELECT id, name, display, pw_hash, max_chats, disabled, created FROM "
+                         "agents WHERE name = ?1",
+    [ST_AGENT_BY_ID] = "SELECT id, name, display, pw_hash, max_chats, disabled, created FROM "
+                       "agents WHERE id = ?1",
+    [ST_AGENT_SAVE] = "UPDATE agents SET display = ?2, pw_hash = ?3, max_chats = ?4, disabled = "
+                      "?5 WHERE id = ?1",
+    [ST_AGENT_LIST] = "SELECT id, name, display, pw_hash, max_chats, disabled, created FROM "
+                      "agents ORDER BY name",
+    [ST_LOGIN_INSERT] = "INSERT INTO agent_logins(token, agent_id, expires) VALUES (?1, ?2, ?3)",
+    [ST_LOGIN_FIND] = "SELECT agent_id, expires FROM agent_logins WHERE token = ?1 AND revoked = 0 "
+                      "AND expires > ?2",
+    [ST_LOGIN_REVOKE] = "UPDATE agent_logins SET revoked = 1 WHERE token = ?1",
+    [ST_CASE_INSERT] = "INSERT INTO cases(conv_id, reason, urgent, state, agent_id, queued, "
+                       "flagged) VALUES (?1, ?2, ?3, ?4, nullif(?5, 0), ?6, ?7)",
+    [ST_CASE_SAVE] = "UPDATE cases SET state = ?2, agent_id = nullif(?3, 0), assigned = nullif(?4, "
+                     "0), first_response = nullif(?5, 0), ended = nullif(?6, 0), flagged = ?7, "
+                     "end_kind = ?8, reason = ?9, urgent = ?10 WHERE id = ?1",
+    [ST_CONV_STATE] = "UPDATE conversations SET state = ?2 WHERE id = ?1",
+    [ST_CASE_OPEN] = "SELECT id, conv_id, reason, urgent, state, agent_id, queued, assigned, "
+                     "first_response, ended, flagged, end_kind FROM cases WHERE state != 'ended' "
+                     "ORDER BY queued, id",
+    [ST_CASE_CONV] = "SELECT id, conv_id, reason, urgent, state, agent_id, queued, assigned, "
+                     "first_response, ended, flagged, end_kind FROM cases WHERE conv_id = ?1 "
+                     "ORDER BY id",
+    [ST_HANDLE_TIMES] = "SELECT ended - assigned FROM cases WHERE state = 'ended' AND assigned IS "
+                        "NOT NULL AND ended IS NOT NULL ORDER BY ended DESC LIMIT ?1",
+    [ST_NOTE_INSERT] =
+        "INSERT INTO notes(conv_id, agent_id, text, created) VALUES (?1, ?2, ?3, ?4)",
+    [ST_NOTE_LIST] = "SELECT n.id, n.conv_id, n.agent_id, a.name, n.text, n.created FROM notes n "
+                     "JOIN agents a ON a.id = n.agent_id WHERE n.conv_id = ?1 ORDER BY n.id",
+    [ST_TICKET_INSERT] = "INSERT INTO tickets(conv_id, name, contact, text, status, created) "
+                         "VALUES (nullif(?1, 0), ?2, ?3, ?4, 'open', ?5)",
+    [ST_TICKET_SAVE] = "UPDATE tickets SET status = ?2, agent_id = nullif(?3, 0) WHERE id = ?1",
+    [ST_TICKET_ONE] = "SELECT id, conv_id, name, contact, text, status, agent_id, created FROM "
+                      "tickets WHERE id = ?1",
+    [ST_TICKET_OPEN] = "SELECT id, conv_id, name, contact, text, status, agent_id, created FROM "
+                       "tickets WHERE status != 'closed' ORDER BY id",
+    [ST_SURVEY_INSERT] = "INSERT INTO surveys(conv_id, case_id, csat, nps, ces, comment, created) "
+                         "VALUES (?1, ?2, ?3, nullif(?4, -1), nullif(?5, -1), ?6, ?7)",
 };
 
 typedef struct sq {
@@ -170,6 +300,7 @@ static int sq_conv_find(void *be, const char *token, kf_conv *out)
         copy_str(out->lang, sizeof(out->lang), sqlite3_column_text(st, 3));
         copy_str(out->state, sizeof(out->state), sqlite3_column_text(st, 4));
         out->last_seq = sqlite3_column_int64(st, 5);
+        out->fallbacks = sqlite3_column_int(st, 6);
         rc = KF_OK;
     } else if (rc == SQLITE_DONE) {
         rc = KF_ENOTFOUND;
@@ -374,6 +505,389 @@ static int sq_event_add(void *be, int64_t conv, const char *kind, const char *de
     return run(s, ST_EVENT_INSERT);
 }
 
+/* ---- handoff ------------------------------------------------------------------ */
+
+static void reset(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+static int64_t col_i64(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+}
+
+static int sq_conv_get(void *be, int64_t id, kf_conv *out)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CONV_GET];
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(st, 0);
+        copy_str(out->token, sizeof(out->token), sqlite3_column_text(st, 1));
+        out->created_ms = sqlite3_column_int64(st, 2);
+        copy_str(out->lang, sizeof(out->lang), sqlite3_column_text(st, 3));
+        copy_str(out->state, sizeof(out->state), sqlite3_column_text(st, 4));
+        out->last_seq = sqlite3_column_int64(st, 5);
+        out->fallbacks = sqlite3_column_int(st, 6);
+        copy_str(out->page, sizeof(out->page), sqlite3_column_text(st, 7));
+        rc = KF_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "get conversation");
+    }
+    reset(st);
+    return rc;
+}
+
+static int sq_conv_set_fallbacks(void *be, int64_t id, int n)
+{
+    sq *s = be;
+    sqlite3_bind_int64(s->st[ST_CONV_FALLBACKS], 1, id);
+    sqlite3_bind_int(s->st[ST_CONV_FALLBACKS], 2, n);
+    return run(s, ST_CONV_FALLBACKS);
+}
+
+static void read_agent(sqlite3_stmt *st, kf_agent_rec *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->id = sqlite3_column_int64(st, 0);
+    copy_str(a->name, sizeof(a->name), sqlite3_column_text(st, 1));
+    copy_str(a->display, sizeof(a->display), sqlite3_column_text(st, 2));
+    copy_str(a->pw_hash, sizeof(a->pw_hash), sqlite3_column_text(st, 3));
+    a->max_chats = sqlite3_column_int(st, 4);
+    a->disabled = sqlite3_column_int(st, 5);
+    a->created_ms = sqlite3_column_int64(st, 6);
+}
+
+static int sq_agent_add(void *be, kf_agent_rec *a, int64_t now_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_AGENT_INSERT];
+    sqlite3_bind_text(st, 1, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a->display, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->pw_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->max_chats);
+    sqlite3_bind_int(st, 5, a->disabled);
+    sqlite3_bind_int64(st, 6, now_ms);
+    int rc = sqlite3_step(st);
+    reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return KF_EINVAL;
+    if (rc != SQLITE_DONE)
+        return fail_db(s, "add agent");
+    a->id = sqlite3_last_insert_rowid(s->db);
+    a->created_ms = now_ms;
+    return KF_OK;
+}
+
+static int sq_agent_get(void *be, const char *name, int64_t id, kf_agent_rec *out)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[name ? ST_AGENT_BY_NAME : ST_AGENT_BY_ID];
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        read_agent(st, out);
+        rc = KF_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "get agent");
+    }
+    reset(st);
+    return rc;
+}
+
+static int sq_agent_save(void *be, const kf_agent_rec *a)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_AGENT_SAVE];
+    sqlite3_bind_int64(st, 1, a->id);
+    sqlite3_bind_text(st, 2, a->display, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->pw_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, a->max_chats);
+    sqlite3_bind_int(st, 5, a->disabled);
+    return run(s, ST_AGENT_SAVE);
+}
+
+static int sq_agent_list(void *be, kf_store_agent_cb cb, void *ud)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_AGENT_LIST];
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kf_agent_rec a;
+        read_agent(st, &a);
+        n++;
+        int stop = cb(ud, &a);
+        if (stop) {
+            reset(st);
+            return stop;
+        }
+    }
+    reset(st);
+    return rc == SQLITE_DONE ? n : fail_db(s, "list agents");
+}
+
+static int sq_login_add(void *be, const char *token, int64_t agent, int64_t expires_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_LOGIN_INSERT];
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, agent);
+    sqlite3_bind_int64(st, 3, expires_ms);
+    return run(s, ST_LOGIN_INSERT);
+}
+
+static int sq_login_find(void *be, const char *token, int64_t now_ms, int64_t *agent,
+                         int64_t *expires_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_LOGIN_FIND];
+    sqlite3_bind_text(st, 1, token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *agent = sqlite3_column_int64(st, 0);
+        *expires_ms = sqlite3_column_int64(st, 1);
+        rc = KF_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "find login");
+    }
+    reset(st);
+    return rc;
+}
+
+static int sq_login_revoke(void *be, const char *token)
+{
+    sq *s = be;
+    sqlite3_bind_text(s->st[ST_LOGIN_REVOKE], 1, token, -1, SQLITE_STATIC);
+    return run(s, ST_LOGIN_REVOKE);
+}
+
+static int set_conv_state(sq *s, int64_t conv, const char *state)
+{
+    sqlite3_bind_int64(s->st[ST_CONV_STATE], 1, conv);
+    sqlite3_bind_text(s->st[ST_CONV_STATE], 2, state, -1, SQLITE_STATIC);
+    return run(s, ST_CONV_STATE);
+}
+
+static int sq_case_open(void *be, kf_hcase *c)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CASE_INSERT];
+    int rc = run(s, ST_BEGIN);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, c->conv);
+    sqlite3_bind_text(st, 2, c->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, c->urgent);
+    sqlite3_bind_text(st, 4, c->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, c->agent);
+    sqlite3_bind_int64(st, 6, c->queued_ms);
+    sqlite3_bind_int(st, 7, c->flagged);
+    if ((rc = run(s, ST_CASE_INSERT)))
+        goto fail;
+    c->id = sqlite3_last_insert_rowid(s->db);
+    if ((rc = set_conv_state(s, c->conv, "queued")) || (rc = run(s, ST_COMMIT)))
+        goto fail;
+    return KF_OK;
+fail:
+    run(s, ST_ROLLBACK);
+    return rc;
+}
+
+static int sq_case_save(void *be, const kf_hcase *c, const char *conv_state)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_CASE_SAVE];
+    int rc = run(s, ST_BEGIN);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, c->id);
+    sqlite3_bind_text(st, 2, c->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, c->agent);
+    sqlite3_bind_int64(st, 4, c->assigned_ms);
+    sqlite3_bind_int64(st, 5, c->first_response_ms);
+    sqlite3_bind_int64(st, 6, c->ended_ms);
+    sqlite3_bind_int(st, 7, c->flagged);
+    sqlite3_bind_text(st, 8, c->end, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, c->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 10, c->urgent);
+    if ((rc = run(s, ST_CASE_SAVE)) || (rc = set_conv_state(s, c->conv, conv_state)) ||
+        (rc = run(s, ST_COMMIT)))
+        goto fail;
+    return KF_OK;
+fail:
+    run(s, ST_ROLLBACK);
+    return rc;
+}
+
+static int cases_to_cb(sq *s, int which, kf_store_case_cb cb, void *ud)
+{
+    sqlite3_stmt *st = s->st[which];
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kf_hcase c;
+        memset(&c, 0, sizeof(c));
+        c.id = sqlite3_column_int64(st, 0);
+        c.conv = sqlite3_column_int64(st, 1);
+        copy_str(c.reason, sizeof(c.reason), sqlite3_column_text(st, 2));
+        c.urgent = sqlite3_column_int(st, 3);
+        copy_str(c.state, sizeof(c.state), sqlite3_column_text(st, 4));
+        c.agent = col_i64(st, 5);
+        c.queued_ms = col_i64(st, 6);
+        c.assigned_ms = col_i64(st, 7);
+        c.first_response_ms = col_i64(st, 8);
+        c.ended_ms = col_i64(st, 9);
+        c.flagged = sqlite3_column_int(st, 10);
+        copy_str(c.end, sizeof(c.end), sqlite3_column_text(st, 11));
+        n++;
+        int stop = cb(ud, &c);
+        if (stop) {
+            reset(st);
+            return stop;
+        }
+    }
+    reset(st);
+    return rc == SQLITE_DONE ? n : fail_db(s, "list cases");
+}
+
+static int sq_case_list_open(void *be, kf_store_case_cb cb, void *ud)
+{
+    return cases_to_cb(be, ST_CASE_OPEN, cb, ud);
+}
+
+static int sq_case_list_conv(void *be, int64_t conv, kf_store_case_cb cb, void *ud)
+{
+    sq *s = be;
+    sqlite3_bind_int64(s->st[ST_CASE_CONV], 1, conv);
+    return cases_to_cb(s, ST_CASE_CONV, cb, ud);
+}
+
+static int sq_handle_times(void *be, int64_t *out, size_t max)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_HANDLE_TIMES];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    int rc, n = 0;
+    while ((size_t)n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        out[n++] = sqlite3_column_int64(st, 0);
+    reset(st);
+    return n;
+}
+
+static int sq_note_add(void *be, int64_t conv, int64_t agent, const char *text, int64_t now_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_NOTE_INSERT];
+    sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_int64(st, 2, agent);
+    sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return run(s, ST_NOTE_INSERT);
+}
+
+static int sq_note_list(void *be, int64_t conv, kf_store_note_cb cb, void *ud)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_NOTE_LIST];
+    sqlite3_bind_int64(st, 1, conv);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kf_note nt = {.id = sqlite3_column_int64(st, 0),
+                      .conv = sqlite3_column_int64(st, 1),
+                      .agent = sqlite3_column_int64(st, 2),
+                      .agent_name = (const char *)sqlite3_column_text(st, 3),
+                      .text = (const char *)sqlite3_column_text(st, 4),
+                      .created_ms = sqlite3_column_int64(st, 5)};
+        n++;
+        int stop = cb(ud, &nt);
+        if (stop) {
+            reset(st);
+            return stop;
+        }
+    }
+    reset(st);
+    return rc == SQLITE_DONE ? n : fail_db(s, "list notes");
+}
+
+static int sq_ticket_add(void *be, kf_ticket *t)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_TICKET_INSERT];
+    sqlite3_bind_int64(st, 1, t->conv);
+    bind_text(st, 2, t->name);
+    sqlite3_bind_text(st, 3, t->contact, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, t->text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, t->created_ms);
+    int rc = run(s, ST_TICKET_INSERT);
+    if (rc == KF_OK) {
+        t->id = sqlite3_last_insert_rowid(s->db);
+        snprintf(t->status, sizeof(t->status), "open");
+    }
+    return rc;
+}
+
+static int sq_ticket_save(void *be, const kf_ticket *t)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_TICKET_SAVE];
+    sqlite3_bind_int64(st, 1, t->id);
+    sqlite3_bind_text(st, 2, t->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, t->agent);
+    return run(s, ST_TICKET_SAVE);
+}
+
+static int sq_ticket_list(void *be, int64_t id, kf_store_ticket_cb cb, void *ud)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[id ? ST_TICKET_ONE : ST_TICKET_OPEN];
+    if (id)
+        sqlite3_bind_int64(st, 1, id);
+    int rc, n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        kf_ticket t = {.id = sqlite3_column_int64(st, 0),
+                       .conv = col_i64(st, 1),
+                       .name = (const char *)sqlite3_column_text(st, 2),
+                       .contact = (const char *)sqlite3_column_text(st, 3),
+                       .text = (const char *)sqlite3_column_text(st, 4),
+                       .agent = col_i64(st, 6),
+                       .created_ms = sqlite3_column_int64(st, 7)};
+        copy_str(t.status, sizeof(t.status), sqlite3_column_text(st, 5));
+        n++;
+        int stop = cb(ud, &t);
+        if (stop) {
+            reset(st);
+            return stop;
+        }
+    }
+    reset(st);
+    return rc == SQLITE_DONE ? n : fail_db(s, "list tickets");
+}
+
+static int sq_survey_add(void *be, const kf_survey *sv, int64_t now_ms)
+{
+    sq *s = be;
+    sqlite3_stmt *st = s->st[ST_SURVEY_INSERT];
+    sqlite3_bind_int64(st, 1, sv->conv);
+    sqlite3_bind_int64(st, 2, sv->case_id);
+    sqlite3_bind_int(st, 3, sv->csat);
+    sqlite3_bind_int(st, 4, sv->nps);
+    sqlite3_bind_int(st, 5, sv->ces);
+    bind_text(st, 6, sv->comment);
+    sqlite3_bind_int64(st, 7, now_ms);
+    int rc = sqlite3_step(st);
+    reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return KF_EINVAL;
+    return rc == SQLITE_DONE ? KF_OK : fail_db(s, "add survey");
+}
+
 static const kf_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -385,6 +899,26 @@ static const kf_store_ops sqlite_ops = {
     .get_row = sq_get_row,
     .replay = sq_replay,
     .event_add = sq_event_add,
+    .conv_get = sq_conv_get,
+    .conv_set_fallbacks = sq_conv_set_fallbacks,
+    .agent_add = sq_agent_add,
+    .agent_get = sq_agent_get,
+    .agent_save = sq_agent_save,
+    .agent_list = sq_agent_list,
+    .login_add = sq_login_add,
+    .login_find = sq_login_find,
+    .login_revoke = sq_login_revoke,
+    .case_open = sq_case_open,
+    .case_save = sq_case_save,
+    .case_list_open = sq_case_list_open,
+    .case_list_conv = sq_case_list_conv,
+    .handle_times = sq_handle_times,
+    .note_add = sq_note_add,
+    .note_list = sq_note_list,
+    .ticket_add = sq_ticket_add,
+    .ticket_save = sq_ticket_save,
+    .ticket_list = sq_ticket_list,
+    .survey_add = sq_survey_add,
 };
 
 static int exec(sq *s, const char *sql, char *err, size_t errlen)
@@ -410,11 +944,26 @@ static int check_version(sq *s, char *err, size_t errlen)
         snprintf(err, errlen, "%s", sqlite3_errmsg(s->db));
         goto out;
     }
-    if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
-        rc = exec(s, "INSERT INTO schema_version(version) VALUES (1)", err, errlen);
-    } else if (sqlite3_column_int(st, 0) != SCHEMA_VERSION) {
-        snprintf(err, errlen, "database schema version %d, this kefu knows %d",
-                 sqlite3_column_int(st, 0), SCHEMA_VERSION);
+    int v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    /* A new file gets schema 1 (schema_sql) and then every migration, the same path an old
+     * file takes, so there is one definition of each version. */
+    int fresh = v == 0;
+    if (v == 0) {
+        if (exec(s, "INSERT INTO schema_version(version) VALUES (1)", err, errlen))
+            goto out;
+        v = 1;
+    }
+    if (v == 1) {
+        if (exec(s, migrate_2_sql, err, errlen))
+            goto out;
+        if (!fresh)
+            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 1 to 2");
+        v = 2;
+    }
+    if (v != SCHEMA_VERSION) {
+        snprintf(err, errlen, "database schema version %d, this kefu knows %d", v, SCHEMA_VERSION);
     } else {
         rc = KF_OK;
     }

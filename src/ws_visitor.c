@@ -43,10 +43,11 @@ typedef struct kf_ws_visitor_pss {
     /* conversation */
     int have_conv;
     kf_conv conv;
-    kf_lang lang; /* from hello; KF_LANG_NONE: detect per message */
-    int fallbacks_in_row;
+    kf_lang lang;     /* from hello; KF_LANG_NONE: detect per message */
+    int desk_changed; /* a case was opened: run the desk after the commit */
     /* replay cursor: frames (replay_after, replay_until] still to send from the store */
     int64_t replay_after, replay_until;
+    const char *last_text; /* the message being answered (borrowed during on_message) */
     /* per-connection token bucket */
     double tokens;
     uint64_t tok_ns;
@@ -73,6 +74,8 @@ const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
     KF_PE_UNKNOWN_SEQ,
     KF_PE_SHUTTING_DOWN,
     KF_PE_INTERNAL,
+    KF_PE_ALREADY_ANSWERED,
+    KF_PE_BAD_CONTACT,
 };
 
 size_t kf_ws_visitor_pss_size(void)
@@ -263,6 +266,71 @@ static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v
     return o;
 }
 
+/* The handoff frame: outside business hours an offer to leave a message (no case); else a
+ * queued case, with the position and estimated wait, or, with nobody online, the offer too. */
+static kf_out *handoff_frame(kf_ws_visitor_pss *p, const char *reason, int urgent,
+                             const char *reply, kf_lang lang)
+{
+    kf_server *s = p->srv;
+    kf_desk_case *dc = NULL;
+    const char *why = NULL, *msg;
+    char *text = NULL;
+    kf_out *o = NULL;
+
+    if (!kf_desk__in_hours(s)) {
+        why = "hours";
+        msg = txt(lang, "现在是非工作时间，人工客服暂时无法接待。您可以留言，我们会尽快联系您。",
+                  "Our agents are outside their working hours. Leave a message and we will "
+                  "get back to you.");
+    } else {
+        if (kf_desk__open_case(s, p->conv.id, reason, urgent, p->last_text, &dc))
+            kf_log(KF_LOG_ERR, "conv=%lld event=queue_failed", (long long)p->conv.id);
+        else
+            p->desk_changed = 1;
+        if (kf_handoff_online(s->hd) == 0) {
+            why = "offline";
+            msg = txt(lang, "现在没有客服在线，您可以留言，我们会尽快联系您；也可以继续等待。",
+                      "No agent is online right now. Leave a message and we will get back to "
+                      "you, or keep waiting.");
+        } else {
+            msg = reply ? reply
+                        : txt(lang, "正在为您转接人工客服，请稍候。",
+                              "Connecting you to a human agent, please hold on.");
+        }
+    }
+    text = kf_config_render(s->cfg, msg);
+    if (text)
+        o = kf_proto_handoff(reason, urgent, text, 0);
+    kf_free(text);
+    if (!o)
+        return NULL;
+    int rc = KF_OK;
+    if (why) {
+        rc = kf_out_set_bool(o, "available", 0);
+        rc = rc ? rc : kf_out_set_str(o, "why", why);
+        rc = rc ? rc : kf_out_set_bool(o, "leave_message", 1);
+    } else if (dc) {
+        size_t pos;
+        int64_t wait;
+        kf_desk__queue_info(s, dc, &pos, &wait);
+        dc->sent_pos = pos;
+        dc->sent_wait = wait;
+        kf_out *q = kf_out_new(NULL);
+        rc = q ? kf_out_set_int(q, "position", (int64_t)pos) : KF_ENOMEM;
+        rc = rc ? rc
+                : (wait >= 0 ? kf_out_set_int(q, "wait_s", wait) : kf_out_set_null(q, "wait_s"));
+        if (rc)
+            kf_out_free(q);
+        else
+            rc = kf_out_set_obj(o, "queue", q);
+    }
+    if (rc) {
+        kf_out_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Turns a match into the bot's frame. */
 static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_to)
 {
@@ -272,10 +340,17 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
     char *text = NULL;
     kf_out *o = NULL;
 
-    /* Ask to rephrase once; a second miss in a row goes to a human. */
-    if (d == KF_DECISION_FALLBACK && p->fallbacks_in_row >= 1)
+    /* Ask to rephrase; the fallbacks_to_handoff-th miss in a row goes to a human. The count
+     * belongs to the conversation (stored), so reconnecting does not reset it. */
+    int misses = d == KF_DECISION_FALLBACK ? p->conv.fallbacks + 1 : 0;
+    if (misses >= s->cfg->fallbacks_to_handoff) {
         d = KF_DECISION_HANDOFF;
-    p->fallbacks_in_row = d == KF_DECISION_FALLBACK ? p->fallbacks_in_row + 1 : 0;
+        misses = 0;
+    }
+    if (misses != p->conv.fallbacks) {
+        p->conv.fallbacks = misses;
+        kf_store_conv_set_fallbacks(s->store, p->conv.id, misses);
+    }
     s->m.decisions[d]++;
     switch (d) {
     case KF_DECISION_ANSWER: {
@@ -302,17 +377,11 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
                                      "Sorry, I did not understand. Could you say it another way?"),
                                  reply_to);
     case KF_DECISION_HANDOFF:
-        text = kf_config_render(s->cfg, m->reply ? m->reply
-                                                 : txt(lang, "正在为您转接人工客服，请稍候。",
-                                                       "Connecting you to a human agent, please "
-                                                       "hold on."));
-        if (text)
-            o = kf_proto_handoff(m->decision == KF_DECISION_HANDOFF && m->handoff_reason
-                                     ? m->handoff_reason
-                                     : "not_understood",
-                                 m->urgent, text, reply_to);
-        kf_free(text);
-        return o;
+        return handoff_frame(p,
+                             m->decision == KF_DECISION_HANDOFF && m->handoff_reason
+                                 ? m->handoff_reason
+                                 : "not_understood",
+                             m->decision == KF_DECISION_HANDOFF && m->urgent, m->reply, lang);
     case KF_DECISION_REPLY:
         text = kf_config_render(s->cfg, m->reply ? m->reply : "");
         if (text)
@@ -436,6 +505,17 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     } else {
         p->replay_after = p->replay_until = p->conv.last_seq;
     }
+    kf_desk_case *dc = resumed ? kf_desk__case_of_conv(s, p->conv.id) : NULL;
+    if (dc && !strcmp(dc->c.state, "queued")) {
+        size_t pos;
+        int64_t wait;
+        kf_desk__queue_info(s, dc, &pos, &wait);
+        kf_out *q = kf_out_new("queue");
+        if (q && !kf_out_set_int(q, "position", (int64_t)pos) &&
+            !(wait >= 0 ? kf_out_set_int(q, "wait_s", wait) : kf_out_set_null(q, "wait_s")))
+            enqueue_out(p, q, p->conv.last_seq);
+        kf_out_free(q);
+    }
 }
 
 static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
@@ -463,6 +543,19 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (!rate_ok(p, f->id))
         return;
     s->m.messages_in++;
+    if (kf_desk__case_of_conv(s, p->conv.id)) {
+        /* Queued or held by an agent: the bot is silent; the agent gets the message. */
+        kf_store_row row = {.dir = KF_DIR_IN,
+                            .kind = "message",
+                            .client_id = f->id,
+                            .text = f->text,
+                            .helpful = -1};
+        commit_and_send(p, &row, "message", NULL, NULL);
+        if (p->conv.last_seq)
+            kf_desk__visitor_message(s, p->conv.id, p->conv.last_seq, f->text);
+        return;
+    }
+    p->last_text = f->text;
     uint64_t t0 = kf_now_ns();
     int rc = kf_engine_match(s->engine, f->text, f->text_len, p->lang, 0, &m);
     double secs = (double)(kf_now_ns() - t0) / 1e9;
@@ -504,6 +597,11 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_out_free(reply);
     if (rc == KF_OK)
         kf_match_cleanup(&m);
+    p->last_text = NULL;
+    if (p->desk_changed) {
+        p->desk_changed = 0;
+        kf_desk__changed(s); /* after the handoff frame is stored: agent_joined comes later */
+    }
 }
 
 static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
@@ -524,7 +622,10 @@ static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
         lang = e->n_versions ? e->versions[0].lang : KF_LANG_ZH;
     const kf_version *v = version_of(e, lang, &fb);
     s->m.decisions[KF_DECISION_ANSWER]++;
-    p->fallbacks_in_row = 0;
+    if (p->conv.fallbacks) {
+        p->conv.fallbacks = 0;
+        kf_store_conv_set_fallbacks(s->store, p->conv.id, 0);
+    }
     kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0, 0);
     kf_store_row in = {
         .dir = KF_DIR_IN, .kind = "choose", .client_id = f->id, .entry = e->id, .helpful = -1};
@@ -580,6 +681,136 @@ static void on_feedback(kf_ws_visitor_pss *p, kf_in_frame *f)
     commit_and_send(p, &in, "feedback", NULL, NULL);
 }
 
+typedef struct last_close {
+    int64_t case_id, agent;
+} last_close;
+
+static int last_close_cb(void *ud, const kf_hcase *c)
+{
+    last_close *x = ud;
+    if (!strcmp(c->end, "close")) {
+        x->case_id = c->id;
+        x->agent = c->agent;
+    }
+    return 0;
+}
+
+static void on_survey(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    last_close x = {0, 0};
+    if (kf_store_case_list_conv(s->store, p->conv.id, last_close_cb, &x) < 0) {
+        send_error(p, KF_PE_INTERNAL, "could not read the conversation; send it again", f->id, -1);
+        return;
+    }
+    if (!x.case_id) {
+        send_error(p, KF_PE_OUT_OF_ORDER, "there is no survey to answer", f->id, -1);
+        return;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    kf_survey sv = {p->conv.id, x.case_id, f->csat, f->nps, f->ces, f->comment};
+    int rc = kf_store_survey_add(s->store, &sv, kf_store_now_ms());
+    if (rc == KF_EINVAL) {
+        send_error(p, KF_PE_ALREADY_ANSWERED, "this survey was already answered", f->id, -1);
+        return;
+    }
+    if (rc) {
+        send_error(p, KF_PE_INTERNAL, "could not save the answer; send it again", f->id, -1);
+        return;
+    }
+    kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=survey csat=%d", (long long)p->conv.id,
+           (long long)x.case_id, f->csat);
+    kf_store_row in = {
+        .dir = KF_DIR_IN, .kind = "survey", .client_id = f->id, .text = f->comment, .helpful = -1};
+    commit_and_send(p, &in, "survey", NULL, NULL);
+    kf_out *o = kf_out_new("survey");
+    int r = o ? KF_OK : KF_ENOMEM;
+    r = r ? r : kf_out_set_int(o, "conv", p->conv.id);
+    r = r ? r : kf_out_set_int(o, "case", x.case_id);
+    r = r ? r : kf_out_set_int(o, "csat", f->csat);
+    r = r ? r : (f->nps >= 0 ? kf_out_set_int(o, "nps", f->nps) : KF_OK);
+    r = r ? r : (f->ces >= 0 ? kf_out_set_int(o, "ces", f->ces) : KF_OK);
+    r = r ? r : kf_out_set_str(o, "comment", f->comment);
+    if (r == KF_OK && x.agent)
+        kf_ws_agent__send(s, x.agent, o);
+    kf_out_free(o);
+}
+
+/* An e-mail address (one @, a dot in the domain, no spaces) or a phone number (6..20 digits
+ * with spaces, +, -, parentheses). */
+static int contact_ok(const char *c)
+{
+    const char *at = strchr(c, '@');
+    size_t n = strlen(c);
+    if (n < 3 || n > 200)
+        return 0;
+    if (at) {
+        if (at == c || strchr(at + 1, '@') || !strchr(at + 1, '.') || c[n - 1] == '.' ||
+            at[1] == '.')
+            return 0;
+        for (const char *q = c; *q; q++)
+            if ((unsigned char)*q <= ' ' || *q == '<' || *q == '>' || *q == '"' || *q == ',')
+                return 0;
+        return 1;
+    }
+    int digits = 0;
+    for (const char *q = c; *q; q++) {
+        if (*q >= '0' && *q <= '9')
+            digits++;
+        else if (!strchr(" +-()", *q))
+            return 0;
+    }
+    return digits >= 6 && digits <= 20;
+}
+
+static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    if (!contact_ok(f->contact)) {
+        send_error(p, KF_PE_BAD_CONTACT, "'contact' must be an e-mail address or a phone number",
+                   f->id, -1);
+        return;
+    }
+    if (!f->text[strspn(f->text, " \t\r\n")]) {
+        send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
+        return;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    kf_ticket t = {.conv = p->conv.id,
+                   .name = f->name,
+                   .contact = f->contact,
+                   .text = f->text,
+                   .created_ms = kf_store_now_ms()};
+    if (kf_store_ticket_add(s->store, &t)) {
+        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", f->id, -1);
+        return;
+    }
+    kf_log(KF_LOG_INFO, "conv=%lld event=ticket ticket=%lld", (long long)p->conv.id,
+           (long long)t.id);
+    kf_desk_case *dc = kf_desk__case_of_conv(s, p->conv.id);
+    if (dc && !strcmp(dc->c.state, "queued"))
+        kf_desk__end(s, dc, "ticket"); /* the message replaces the wait */
+    kf_out *reply = kf_out_new("ticket");
+    if (!reply || kf_out_set_int(reply, "ticket", t.id) ||
+        kf_out_set_str(reply, "text",
+                       txt(p->lang, "留言已收到，我们会通过您留下的联系方式尽快联系您。",
+                           "Thank you, we got your message and will contact you soon."))) {
+        kf_out_free(reply);
+        reply = NULL;
+    }
+    kf_store_row in = {.dir = KF_DIR_IN,
+                       .kind = "leave_message",
+                       .client_id = f->id,
+                       .text = f->text,
+                       .helpful = -1};
+    commit_and_send(p, &in, "leave_message", reply, NULL);
+    kf_out_free(reply);
+    kf_desk__ticket_changed(s, t.id);
+    kf_desk__changed(s);
+}
+
 static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
 {
     kf_in_frame f;
@@ -606,8 +837,13 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
         on_choose(p, &f);
     } else if (f.type == KF_IN_FEEDBACK) {
         on_feedback(p, &f);
+    } else if (f.type == KF_IN_SURVEY) {
+        on_survey(p, &f);
+    } else if (f.type == KF_IN_LEAVE_MESSAGE) {
+        on_leave_message(p, &f);
+    } else if (f.type == KF_IN_TYPING) {
+        kf_desk__visitor_typing(p->srv, p->conv.id, f.active);
     }
-    /* typing: nobody to show it to while the bot holds the conversation (agents: issue 5) */
     kf_in_frame_cleanup(&f);
 }
 
@@ -826,6 +1062,23 @@ int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
     default: break;
     }
     return 0;
+}
+
+void kf_ws_visitor__deliver(kf_server *s, int64_t conv, const kf_out *o, int64_t seq)
+{
+    for (kf_ws_visitor_pss *p = s->conns; p; p = p->next)
+        if (p->have_conv && p->conv.id == conv) {
+            if (seq > p->conv.last_seq)
+                p->conv.last_seq = seq;
+            send_conv_frame(p, o, seq);
+        }
+}
+
+void kf_ws_visitor__transient(kf_server *s, int64_t conv, const kf_out *o)
+{
+    for (kf_ws_visitor_pss *p = s->conns; p; p = p->next)
+        if (p->have_conv && p->conv.id == conv && !replaying(p))
+            enqueue_out(p, o, p->conv.last_seq);
 }
 
 void kf_ws_visitor__shutdown_all(kf_server *s)

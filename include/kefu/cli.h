@@ -13,6 +13,7 @@ int kf_cli_ask(int argc, char **argv);
 int kf_cli_eval(int argc, char **argv);
 int kf_cli_chat(int argc, char **argv);
 int kf_cli_import(int argc, char **argv);
+int kf_cli_agent(int argc, char **argv);
 
 /* ---- shared by the commands (cli_common.c) ---- */
 

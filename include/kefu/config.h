@@ -49,6 +49,18 @@ typedef struct kf_config {
     char *trusted_proxies;   /* space/comma separated addresses; "" = none */
     char *log_level;         /* error, warn, info, debug */
     int log_text;            /* 1: message text may appear in logs at info level */
+    /* handoff */
+    long fallbacks_to_handoff; /* bot misses in a row before a handoff */
+    char *assign;              /* "auto" or "manual" */
+    double first_response_s;   /* queued longer: flagged to agents */
+    double presence_grace_s;   /* offline this long after the last agent socket closed */
+    double agent_token_ttl_s;
+    long login_max_failures;
+    long login_window_s;
+    char *timezone; /* "" = the machine's */
+    char *hours[7]; /* by tm_wday (0 = Sunday): "HH:MM-HH:MM" or "closed" */
+    char *survey_question;
+    int survey_nps, survey_ces;
 } kf_config;
 
 /* ---- lifecycle ---------------------------------------------------------------- */

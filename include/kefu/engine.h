@@ -112,6 +112,9 @@ void kf_match_cleanup(kf_match *m);
 /* The outcome in test-file notation: an entry id, "@handoff:REASON", "@reply:RULE",
  * "@clarify(a|b)" or "@fallback". */
 void kf_match_describe(const kf_match *m, char *buf, size_t n);
+/* 1 if the outcome is what a test file expects (an entry id answered, "@clarify",
+ * "@fallback", "@handoff", "@handoff:REASON", "@reply:RULE"), else 0. */
+int kf_match_expect(const kf_match *m, const char *expect);
 
 /* Knowledge search for agents: up to max entries by BM25 over all phrasings and answers.
  * Returns the number found (>= 0) or a negative KF_E* code. */

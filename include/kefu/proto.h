@@ -35,6 +35,18 @@
 #define KF_PE_UNKNOWN_SEQ "unknown_seq"
 #define KF_PE_SHUTTING_DOWN "shutting_down"
 #define KF_PE_INTERNAL "internal" /* could not save; resend later */
+#define KF_PE_ALREADY_ANSWERED "already_answered"
+#define KF_PE_BAD_CONTACT "bad_contact"
+/* agent protocol */
+#define KF_PE_UNAUTHORIZED "unauthorized"
+#define KF_PE_UNKNOWN_CONV "unknown_conv"
+#define KF_PE_NOT_YOURS "not_yours"
+#define KF_PE_NOT_QUEUED "not_queued"
+#define KF_PE_AGENT_FULL "agent_full"
+#define KF_PE_UNKNOWN_AGENT "unknown_agent"
+#define KF_PE_AGENT_OFFLINE "agent_offline"
+#define KF_PE_UNKNOWN_TICKET "unknown_ticket"
+#define KF_PE_TICKET_CLOSED "ticket_closed"
 
 /* ---- inbound ------------------------------------------------------------------ */
 
@@ -44,6 +56,8 @@ typedef enum {
     KF_IN_CHOOSE,
     KF_IN_FEEDBACK,
     KF_IN_TYPING,
+    KF_IN_SURVEY,
+    KF_IN_LEAVE_MESSAGE,
 } kf_in_type;
 
 /* A decoded visitor frame. Strings are borrowed from the frame and valid until
@@ -64,7 +78,13 @@ typedef struct kf_in_frame {
     int64_t seq; /* feedback: the rated frame; 0 when absent */
     int helpful; /* feedback: 0 or 1 */
     int active;  /* typing: 1 typing, 0 stopped */
-    void *priv;  /* private */
+    /* survey: csat 1..5; nps 0..10, ces 1..7 or -1; comment or NULL */
+    int csat, nps, ces;
+    const char *comment;
+    /* leave_message (text and text_len above too) */
+    const char *contact;
+    const char *name;
+    void *priv; /* private */
 } kf_in_frame;
 
 typedef struct kf_proto_error {
@@ -141,5 +161,42 @@ char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *tex
  * renders it (variables filled in), or NULL to omit it. indent 0: compact. Returns a
  * kf_malloc'd NUL-terminated string, or NULL on ENOMEM. */
 char *kf_proto_explain(const kf_match *m, const char *answer, int indent);
+
+/* ---- generic frames (the agent protocol, docs/protocol.md part 2) ------------- */
+
+/* A parsed JSON object frame with "type" (<= 32 bytes), optional "id" (<= KF_PROTO_MAX_ID)
+ * and optional "v" (must be 1) already checked; the meaning of the fields is the caller's. */
+typedef struct kf_obj kf_obj;
+
+/* KF_OK (free *out with kf_obj_free), KF_EPARSE with err, or KF_ENOMEM. need_type 0: "type"
+ * is optional (an HTTP body); kf_obj_type is then NULL when absent. */
+int kf_obj_parse(const char *data, size_t len, int need_type, kf_obj **out, kf_proto_error *err);
+void kf_obj_free(kf_obj *o);
+const char *kf_obj_type(const kf_obj *o);
+const char *kf_obj_id(const kf_obj *o); /* NULL when absent */
+/* Field accessors: KF_OK (absent optional fields leave *out unchanged; strings borrowed until
+ * kf_obj_free), or KF_EPARSE with err (missing_field, bad_field). */
+int kf_obj_str(const kf_obj *o, const char *key, size_t max, int required, const char **out,
+               kf_proto_error *err);
+int kf_obj_int(const kf_obj *o, const char *key, int64_t min, int64_t max, int required,
+               int64_t *out, kf_proto_error *err);
+int kf_obj_bool(const kf_obj *o, const char *key, int required, int *out, kf_proto_error *err);
+
+/* A frame with this type, or a plain object when type is NULL. NULL on ENOMEM. */
+kf_out *kf_out_new(const char *type);
+int kf_out_set_bool(kf_out *o, const char *key, int v);
+int kf_out_set_double(kf_out *o, const char *key, double v);
+int kf_out_set_null(kf_out *o, const char *key);
+/* Takes child (freed even on failure). */
+int kf_out_set_obj(kf_out *o, const char *key, kf_out *child);
+/* Appends item to the array at key, creating it; takes item (freed even on failure). */
+int kf_out_push(kf_out *o, const char *key, kf_out *item);
+int kf_out_set_empty_array(kf_out *o, const char *key);
+/* Serialises with "v" first and no seq (agent frames), like kf_out_dump otherwise. */
+char *kf_out_dump_plain(const kf_out *o, size_t headroom, size_t *len);
+/* A transcript item for agents from a stored conversation row (store.h's kf_store_row):
+ * {seq, from: visitor|bot|agent, type, text, entry, agent, at}. NULL on ENOMEM. */
+kf_out *kf_proto_row_item(int64_t seq, int out_dir, const char *kind, const char *text,
+                          const char *entry, const char *frame, int64_t at_ms);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * The store: everything kefu keeps about conversations (conversations, messages in both
- * directions with a per-conversation sequence number, feedback, events) behind one interface
+ * The store: everything kefu keeps (conversations, messages in both directions with a
+ * per-conversation sequence number, feedback, events; agents and their session tokens, the
+ * handoff cases that make up the queue, internal notes, tickets, surveys) behind one interface
  * of function pointers, so that the rest of the code never sees SQL and another backend
  * (a distributed store) can replace the embedded SQLite one (store_sqlite.c).
  *
@@ -27,9 +28,65 @@ typedef struct kf_conv {
     char token[KF_TOKEN_HEX + 1];
     int64_t created_ms;
     char lang[8];   /* "" when unknown */
-    char state[16]; /* "bot" (later: "queued", "agent", "closed") */
+    char state[16]; /* "bot", "queued", "agent" */
     int64_t last_seq;
+    int fallbacks;   /* bot misses in a row (for fallbacks_to_handoff) */
+    char page[1025]; /* conv_get only ("" from conv_find/conv_create) */
 } kf_conv;
+
+/* ---- agents, cases, notes, tickets (handoff) ------------------------------------ */
+
+typedef struct kf_agent_rec {
+    int64_t id;
+    char name[65];
+    char display[129];
+    char pw_hash[256]; /* crypt(3) string; "" when the agent has no password yet */
+    int max_chats;
+    int disabled;
+    int64_t created_ms;
+} kf_agent_rec;
+
+/* One stay of a conversation with people: queued, then held by an agent, then ended.
+ * state: "queued", "agent", "ended". end: "" while open, else "close", "handback",
+ * "ticket" (the visitor left a message instead of waiting). */
+typedef struct kf_hcase {
+    int64_t id;
+    int64_t conv;
+    char reason[32]; /* asked, complaint, not_understood, rule name ... */
+    int urgent;
+    char state[12];
+    int64_t agent;                                               /* 0: none */
+    int64_t queued_ms, assigned_ms, first_response_ms, ended_ms; /* 0: not yet */
+    int flagged; /* first-response limit passed while queued */
+    char end[12];
+} kf_hcase;
+
+typedef struct kf_note {
+    int64_t id, conv, agent;
+    const char *agent_name; /* borrowed for the callback */
+    const char *text;
+    int64_t created_ms;
+} kf_note;
+
+typedef struct kf_ticket {
+    int64_t id, conv;
+    const char *name, *contact, *text; /* borrowed for the callback */
+    char status[12];                   /* open, claimed, closed */
+    int64_t agent;                     /* 0: none */
+    int64_t created_ms;
+} kf_ticket;
+
+typedef struct kf_survey {
+    int64_t conv, case_id;
+    int csat;            /* 1..5 */
+    int nps, ces;        /* -1: not answered */
+    const char *comment; /* may be NULL */
+} kf_survey;
+
+typedef int (*kf_store_agent_cb)(void *ud, const kf_agent_rec *a);
+typedef int (*kf_store_case_cb)(void *ud, const kf_hcase *c);
+typedef int (*kf_store_note_cb)(void *ud, const kf_note *n);
+typedef int (*kf_store_ticket_cb)(void *ud, const kf_ticket *t);
 
 /* One row of a conversation. In append(), strings are borrowed for the call; in replay's
  * callback, they are valid only during the call. Any string may be NULL. */
@@ -74,6 +131,46 @@ typedef struct kf_store_ops {
     int (*replay)(void *be, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb, void *ud);
     /* An event for the record (conv 0: not tied to a conversation). */
     int (*event_add)(void *be, int64_t conv, const char *kind, const char *detail, int64_t now_ms);
+
+    /* ---- handoff (schema version 2) ---- */
+    /* By id, with the page (KF_ENOTFOUND). */
+    int (*conv_get)(void *be, int64_t id, kf_conv *out);
+    int (*conv_set_fallbacks)(void *be, int64_t id, int n);
+    /* KF_EINVAL when the name is taken. Sets a->id and a->created_ms. */
+    int (*agent_add)(void *be, kf_agent_rec *a, int64_t now_ms);
+    /* By name (id 0) or by id (name NULL). KF_ENOTFOUND. */
+    int (*agent_get)(void *be, const char *name, int64_t id, kf_agent_rec *out);
+    /* Rewrites display, pw_hash, max_chats, disabled of a->id. */
+    int (*agent_save)(void *be, const kf_agent_rec *a);
+    /* Every agent by name. Returns the count or the callback's non-zero value. */
+    int (*agent_list)(void *be, kf_store_agent_cb cb, void *ud);
+    int (*login_add)(void *be, const char *token, int64_t agent, int64_t expires_ms);
+    /* The agent of a token that is neither expired (at now_ms) nor revoked (KF_ENOTFOUND). */
+    int (*login_find)(void *be, const char *token, int64_t now_ms, int64_t *agent,
+                      int64_t *expires_ms);
+    int (*login_revoke)(void *be, const char *token);
+    /* Inserts c (sets c->id) and moves the conversation to "queued", in one transaction. */
+    int (*case_open)(void *be, kf_hcase *c);
+    /* Rewrites every field of c->id, and the conversation's state to conv_state (not NULL),
+     * in one transaction. */
+    int (*case_save)(void *be, const kf_hcase *c, const char *conv_state);
+    /* Cases not ended, in queue order of arrival (queued_ms, id). */
+    int (*case_list_open)(void *be, kf_store_case_cb cb, void *ud);
+    /* Every case of one conversation, oldest first. */
+    int (*case_list_conv)(void *be, int64_t conv, kf_store_case_cb cb, void *ud);
+    /* Handle times (ended_ms - assigned_ms) of the last max ended cases that had an agent,
+     * newest first, into out. Returns how many (>= 0). */
+    int (*handle_times)(void *be, int64_t *out, size_t max);
+    int (*note_add)(void *be, int64_t conv, int64_t agent, const char *text, int64_t now_ms);
+    int (*note_list)(void *be, int64_t conv, kf_store_note_cb cb, void *ud);
+    /* Sets t->id. */
+    int (*ticket_add)(void *be, kf_ticket *t);
+    /* Status and agent of t->id. */
+    int (*ticket_save)(void *be, const kf_ticket *t);
+    /* One ticket (id > 0) or all that are not closed (id 0), oldest first. */
+    int (*ticket_list)(void *be, int64_t id, kf_store_ticket_cb cb, void *ud);
+    /* KF_EINVAL when this case already has a survey answer. */
+    int (*survey_add)(void *be, const kf_survey *sv, int64_t now_ms);
 } kf_store_ops;
 
 typedef struct kf_store {
@@ -116,6 +213,28 @@ int kf_store_replay(kf_store *s, int64_t conv, int64_t after, size_t max, kf_sto
                     void *ud);
 int kf_store_event_add(kf_store *s, int64_t conv, const char *kind, const char *detail,
                        int64_t now_ms);
+
+int kf_store_conv_get(kf_store *s, int64_t id, kf_conv *out);
+int kf_store_conv_set_fallbacks(kf_store *s, int64_t id, int n);
+int kf_store_agent_add(kf_store *s, kf_agent_rec *a, int64_t now_ms);
+int kf_store_agent_get(kf_store *s, const char *name, int64_t id, kf_agent_rec *out);
+int kf_store_agent_save(kf_store *s, const kf_agent_rec *a);
+int kf_store_agent_list(kf_store *s, kf_store_agent_cb cb, void *ud);
+int kf_store_login_add(kf_store *s, const char *token, int64_t agent, int64_t expires_ms);
+int kf_store_login_find(kf_store *s, const char *token, int64_t now_ms, int64_t *agent,
+                        int64_t *expires_ms);
+int kf_store_login_revoke(kf_store *s, const char *token);
+int kf_store_case_open(kf_store *s, kf_hcase *c);
+int kf_store_case_save(kf_store *s, const kf_hcase *c, const char *conv_state);
+int kf_store_case_list_open(kf_store *s, kf_store_case_cb cb, void *ud);
+int kf_store_case_list_conv(kf_store *s, int64_t conv, kf_store_case_cb cb, void *ud);
+int kf_store_handle_times(kf_store *s, int64_t *out, size_t max);
+int kf_store_note_add(kf_store *s, int64_t conv, int64_t agent, const char *text, int64_t now_ms);
+int kf_store_note_list(kf_store *s, int64_t conv, kf_store_note_cb cb, void *ud);
+int kf_store_ticket_add(kf_store *s, kf_ticket *t);
+int kf_store_ticket_save(kf_store *s, const kf_ticket *t);
+int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *ud);
+int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms);
 
 /* Wall-clock milliseconds since the epoch (for created_ms). */
 int64_t kf_store_now_ms(void);

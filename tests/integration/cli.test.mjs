@@ -142,3 +142,19 @@ test('chat answers questions from standard input', () => {
   assert.match(r.out, /bot \[refund-time\]:\n退款审核通过后/);
   assert.match(r.out, /bot \[handoff: asked\]: 好的，正在为您转接人工客服。/);
 });
+
+test('make install honours PREFIX and DESTDIR', () => {
+  const dest = mkdtempSync(path.join(tmpdir(), 'kefu-install-'));
+  try {
+    const b = path.relative(root, path.dirname(kefu));
+    const r = spawnSync('make', ['-s', 'install', `B=${b}`, `DESTDIR=${dest}`, 'PREFIX=/opt/kefu'], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ['bin/kefu', 'share/kefu/web/index.html', 'share/kefu/kb/synonyms.txt',
+      'share/kefu/intents/handoff.rules', 'etc/kefu/kefu.conf.example', 'share/kefu/kefu.service'])
+      assert.ok(readFileSync(path.join(dest, 'opt/kefu', f)).length > 0, f);
+    const c = spawnSync(path.join(dest, 'opt/kefu/bin/kefu'), ['check', path.join(dest, 'opt/kefu/share/kefu')], { encoding: 'utf8' });
+    assert.equal(c.status, 0, c.stderr);
+  } finally {
+    rmSync(dest, { recursive: true });
+  }
+});

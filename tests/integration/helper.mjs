@@ -47,7 +47,10 @@ export class Server {
   async start() {
     const args = ['serve', '--listen', '127.0.0.1:0', '--db', this.db,
       '--kb', join(this.dir, 'kb'), '--intents', join(this.dir, 'intents'),
-      '--web', join(ROOT, 'web'), '--set', 'reload_debounce_ms=50', ...this.args];
+      '--web', join(ROOT, 'web'), '--set', 'reload_debounce_ms=50',
+      // the learned layer is built before the server listens, so that answers do not depend
+      // on how fast the machine trains (with learned=1, retrieval answers until it is ready)
+      '--set', 'learned=2', ...this.args];
     for (const kv of this.set) args.push('--set', kv);
     const proc = spawn(KEFU_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
@@ -59,7 +62,7 @@ export class Server {
     const url = await withTimeout(new Promise((resolve, reject) => {
       proc.stdout.on('data', (d) => {
         out += d;
-        const m = /^kefu listening on (http:\/\/\S+)$/m.exec(out);
+        const m = /^kefu listening on (https?:\/\/\S+)$/m.exec(out);
         if (m) resolve(m[1]);
       });
       proc.on('exit', (code) => reject(new Error(`kefu exited with ${code} before listening\n${this.stderr}`)));
@@ -129,7 +132,9 @@ export class Client {
     const headers = {};
     if (this.opts.origin) headers.Origin = this.opts.origin;
     Object.assign(headers, this.opts.headers || {});
-    this.ws = protocol ? new WebSocket(this.url, protocol, { headers }) : new WebSocket(this.url, { headers });
+    // insecure: accept the self-signed certificate of a TLS test
+    const wsopts = { headers, rejectUnauthorized: !this.opts.insecure };
+    this.ws = protocol ? new WebSocket(this.url, protocol, wsopts) : new WebSocket(this.url, wsopts);
     this.closedP = new Promise((r) => this.ws.on('close', (code, reason) => {
       this.closed = { code, reason: reason.toString() };
       r(this.closed);

@@ -1,5 +1,5 @@
 // The knowledge page's endpoints: GET /api/explain (the JSON of `kefu ask --json`) and
-// GET /api/reload-status (the last reload and its file:line errors).
+// GET /api/reload-status (the last reload and its file:line errors), for logged-in agents.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -7,10 +7,36 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withServer, sleep, MULT, KEFU_BIN } from './helper.mjs';
 
-async function get(s, path) {
-  const r = await fetch(s.url + path);
+const PW = 'correct-horse-1';
+
+// An agent's login token for s (created once per server).
+async function token(s) {
+  if (!s.token) {
+    execFileSync(KEFU_BIN, ['agent', 'add', 'ed', '--db', s.db], { input: PW + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    const r = await fetch(`${s.url}/api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ed', password: PW }) });
+    s.token = (await r.json()).token;
+  }
+  return s.token;
+}
+
+async function get(s, path, auth = true) {
+  const headers = auth ? { authorization: `Bearer ${await token(s)}` } : {};
+  const r = await fetch(s.url + path, { headers });
   return { status: r.status, type: r.headers.get('content-type'), body: await r.json() };
 }
+
+test('the knowledge endpoints need an agent\'s login token', () => withServer({}, async (s) => {
+  for (const path of ['/api/explain?q=x', '/api/reload-status']) {
+    assert.deepEqual(await get(s, path, false), { status: 401, type: 'application/json', body: { error: 'unauthorized' } });
+    const bad = await fetch(s.url + path, { headers: { authorization: 'Bearer 0123456789abcdef0123456789abcdef' } });
+    assert.equal(bad.status, 401);
+    assert.equal((await get(s, path)).status, 200);
+  }
+  // a logged-out token no longer works
+  await fetch(`${s.url}/api/logout`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: s.token }) });
+  const after = await fetch(`${s.url}/api/reload-status`, { headers: { authorization: `Bearer ${s.token}` } });
+  assert.equal(after.status, 401);
+}));
 
 test('/api/explain gives what kefu ask --json prints', () => withServer({}, async (s) => {
   const q = '我的订单 202401010001234 退款多久到账？';

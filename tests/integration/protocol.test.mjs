@@ -83,12 +83,18 @@ test('rule reply and rule handoffs (asked, complaint with priority)', () => with
   assert.equal(human.reply.type, 'handoff');
   assert.equal(human.reply.reason, 'asked');
   assert.equal(human.reply.urgent, false);
-  assert.equal(human.reply.text, '好的，这就为您转接人工客服，请稍候。');
-  const angry = await c.ask('我要投诉你们', 'r3');
+  // nobody is online: told so, offered to leave a message (handoff.test.mjs has the rest)
+  assert.equal(human.reply.available, false);
+  assert.equal(human.reply.why, 'offline');
+  assert.equal(human.reply.leave_message, true);
+  // a queued conversation is the agents' now: a second conversation for the complaint
+  const [c2] = await s.visitor({ lang: 'zh' });
+  const angry = await c2.ask('我要投诉你们', 'r3');
   assert.equal(angry.reply.type, 'handoff');
   assert.equal(angry.reply.reason, 'complaint');
   assert.equal(angry.reply.urgent, true);
   c.close();
+  c2.close();
 }));
 
 test('feedback by seq and by entry is acknowledged and stored; typing is accepted silently', () => withServer({ set: SETS }, async (s) => {

@@ -104,6 +104,15 @@ static void test_rules(void **state)
     assert_int_equal(m.urgent, 1);
     assert_non_null(m.reply);
     kf_match_cleanup(&m);
+    /* an entry marked `handoff = complaint` answers and hands over (no rule fires here) */
+    ask(e, "我要跟领导反映问题", &m);
+    assert_null(m.rule);
+    assert_int_equal(m.decision, KF_DECISION_HANDOFF);
+    assert_string_equal(m.handoff_reason, "complaint");
+    assert_int_equal(m.urgent, 1);
+    assert_string_equal(m.entry->id, "complaint-file");
+    assert_non_null(strstr(m.reply, "转接人工客服"));
+    kf_match_cleanup(&m);
     ask(e, "I want a real person", &m);
     assert_int_equal(m.decision, KF_DECISION_HANDOFF);
     assert_string_equal(m.handoff_reason, "asked");

@@ -4,25 +4,40 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { launch, startServer, stopServer, watch, screenshotPath, MULT } from './browser.mjs';
+import { KEFU_BIN } from '../integration/helper.mjs';
 
 let browser;
 let s;
 let failed = false;
+const PW = 'correct-horse-1';
 before(async () => {
   browser = await launch();
   s = await startServer({ kb: 'fixture' });
+  execFileSync(KEFU_BIN, ['agent', 'add', 'editor', '--display', '编辑', '--db', s.db], { input: PW + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
 });
 after(async () => {
   await browser?.close();
   await stopServer(s, failed);
 });
 
-async function withPage(fn) {
+// The page asks for a login (its endpoints answer 401 without the agent's token); fn(page)
+// runs logged in, on the page at path.
+async function withPage(path, fn) {
   const ctx = await browser.newContext({ locale: 'zh-CN', viewport: { width: 1100, height: 900 } });
   const page = await ctx.newPage();
   const problems = watch(page);
   try {
+    await page.goto(`${s.url}/kb/`);
+    await page.waitForSelector('#login:not([hidden])');
+    assert.equal(await page.isVisible('#main'), false);
+    await page.fill('#login-name', 'editor');
+    await page.fill('#login-pw', PW);
+    await page.press('#login-pw', 'Enter');
+    await page.waitForSelector('#main:not([hidden])');
+    assert.equal(await page.textContent('#who'), '编辑');
+    if (path !== '/kb/') await page.goto(s.url + path);
     await fn(page);
     assert.deepEqual(problems, []);
   } catch (e) {
@@ -33,8 +48,7 @@ async function withPage(fn) {
   }
 }
 
-test('explain: normalised text, tokens, rule with file:line, candidates, decision, answer', () => withPage(async (page) => {
-  await page.goto(`${s.url}/kb/`);
+test('explain: normalised text, tokens, rule with file:line, candidates, decision, answer', () => withPage('/kb/', async (page) => {
   await page.fill('#q', '我想投诉，发货太慢了');
   await page.press('#q', 'Enter');
   await page.waitForSelector('#explain dl');
@@ -53,8 +67,7 @@ test('explain: normalised text, tokens, rule with file:line, candidates, decisio
   await page.screenshot({ path: screenshotPath('kb-page.png'), fullPage: true });
 }));
 
-test('a question with markup is shown as text', () => withPage(async (page) => {
-  await page.goto(`${s.url}/kb/?q=${encodeURIComponent('<img src=x onerror="window.__x=1">注入测试')}`);
+test('a question with markup is shown as text', () => withPage(`/kb/?q=${encodeURIComponent('<img src=x onerror="window.__x=1">注入测试')}`, async (page) => {
   await page.waitForSelector('#explain dl');
   assert.equal(await page.$$eval('#explain img, #explain script', (n) => n.length), 0);
   assert.match(await page.textContent('#explain dl'), /<img src=x onerror=/);
@@ -66,8 +79,7 @@ test('a question with markup is shown as text', () => withPage(async (page) => {
   assert.equal(await page.evaluate(() => window.__x || window.__kefuXss), undefined);
 }));
 
-test('reload status: a broken edit shows its file:line errors; the fix clears them', () => withPage(async (page) => {
-  await page.goto(`${s.url}/kb/`);
+test('reload status: a broken edit shows its file:line errors; the fix clears them', () => withPage('/kb/', async (page) => {
   await page.waitForSelector('#reload p');
   const file = join(s.dir, 'kb', 'delivery.md');
   const orig = readFileSync(file, 'utf8');
