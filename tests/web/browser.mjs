@@ -59,11 +59,15 @@ export async function startServer(opts = {}) {
   return s;
 }
 
+// Stops kefu; its log is printed when a test failed, and an unclean exit (a sanitizer's
+// report under `make asan`) is a failure of its own, as in the integration tests.
 export async function stopServer(s, failed) {
   if (!s) return;
-  await s.stop().catch(() => {});
-  if (failed) process.stderr.write(`---- kefu stderr ----\n${s.stderr}\n---- end ----\n`);
+  const exit = await s.stop().catch((e) => ({ code: String(e) }));
+  const unclean = exit.code !== 0 && exit.signal !== 'SIGKILL';
+  if (failed || unclean) process.stderr.write(`---- kefu stderr ----\n${s.stderr}\n---- end ----\n`);
   s.cleanup();
+  if (unclean) throw new Error(`kefu exited with ${JSON.stringify(exit)}`);
 }
 
 export function screenshotPath(name) {

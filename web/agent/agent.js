@@ -240,6 +240,7 @@
       sel.appendChild(o);
     });
     if (cur) sel.value = cur;
+    sel.disabled = c.transferBtn.disabled = !sel.options.length; // nobody to transfer to
   }
   function openConv(f) {
     var c = convs[f.conv];
@@ -263,10 +264,11 @@
       tnote.setAttribute('aria-label', '转接备注 transfer note');
       actions.appendChild(c.transferTo);
       actions.appendChild(tnote);
-      actions.appendChild(button('转接 Transfer', 'transfer', function () {
+      c.transferBtn = button('转接 Transfer', 'transfer', function () {
         if (!c.transferTo.value) return;
         send({ type: 'transfer', conv: f.conv, to: c.transferTo.value, note: tnote.value.trim() || undefined }, null, errToast);
-      }));
+      });
+      actions.appendChild(c.transferBtn);
       head.appendChild(actions);
       box.appendChild(head);
       c.earlier = el('details', 'earlier');
