@@ -29,7 +29,7 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test unit check-kb asan bench clean lint format install
+.PHONY: all deps run test unit check-kb asan bench soak clean lint format install
 
 all: $(B)/kefu
 
@@ -78,8 +78,21 @@ asan:
 
 bench:
 	@.ci/deps bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench/loadgen
 	@bench/run
+
+# The load generator (bench/server.sh): lws's client API, nothing of kefu's.
+bench/loadgen: bench/loadgen.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets) -o $@ $< \
+	  $(shell pkg-config --libs libwebsockets)
+
+# ASan build under a mixed load for SOAK_TIME seconds (600): leaks and RSS over time.
+soak:
+	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	@$(MAKE) --no-print-directory bench/loadgen
+	@KEFU_BUILD=build/asan bench/soak
 
 format:
 	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c
