@@ -40,6 +40,7 @@ export class Server {
     this.db = join(this.dir, 'k.db');
     this.set = opts.set || [];
     this.args = opts.args || [];
+    this.wrap = opts.wrap || []; // a command line that execs kefu (ulimit, ...): [cmd, ...args]
     this.stderr = '';
     this.proc = null;
   }
@@ -49,7 +50,8 @@ export class Server {
       '--kb', join(this.dir, 'kb'), '--intents', join(this.dir, 'intents'),
       '--web', join(ROOT, 'web'), '--set', 'reload_debounce_ms=50', ...this.args];
     for (const kv of this.set) args.push('--set', kv);
-    const proc = spawn(KEFU_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = this.wrap.length ? [...this.wrap, KEFU_BIN] : [KEFU_BIN];
+    const proc = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
     proc.stderr.setEncoding('utf8');
