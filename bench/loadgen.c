@@ -35,12 +35,12 @@ typedef struct conn {
     enum cstate state;
     int hello_due;
     int closing;
-    int sends_due;      /* messages to write at the next WRITEABLE */
+    int sends_due;             /* messages to write at the next WRITEABLE */
     uint64_t due_ns[INFLIGHT]; /* ring of due times of the messages awaiting a reply */
     int due_head, due_n;
-    unsigned next_q;    /* index of the next question */
+    unsigned next_q; /* index of the next question */
     unsigned next_id;
-    char *rx;           /* a fragmented frame being assembled (rare) */
+    char *rx; /* a fragmented frame being assembled (rare) */
     size_t rx_len, rx_cap;
 } conn;
 
@@ -54,8 +54,13 @@ static struct {
     double rate, warmup_s, duration_s, touch_at_s, connect_s;
     long max_count;
     int pid;
-} opt = {.n_conns = 100, .ramp = 200, .warmup_s = 1, .duration_s = 10, .connect_s = 60,
-         .max_count = 1000000, .touch_at_s = -1};
+} opt = {.n_conns = 100,
+         .ramp = 200,
+         .warmup_s = 1,
+         .duration_s = 10,
+         .connect_s = 60,
+         .max_count = 1000000,
+         .touch_at_s = -1};
 
 static struct lws_context *cx;
 static conn *conns;
@@ -344,8 +349,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
         c->hello_due = 1;
         lws_callback_on_writable(wsi);
         break;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return write_next(c);
+    case LWS_CALLBACK_CLIENT_WRITEABLE: return write_next(c);
     case LWS_CALLBACK_CLIENT_RECEIVE: {
         int first = lws_is_first_fragment(wsi);
         int last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
@@ -400,8 +404,7 @@ static int cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 }
 
 static const struct lws_protocols protocols[] = {
-    {.name = "kefu.visitor.v1", .callback = cb, .per_session_data_size = 0,
-     .rx_buffer_size = 4096},
+    {.name = "kefu.visitor.v1", .callback = cb, .per_session_data_size = 0, .rx_buffer_size = 4096},
     {.name = NULL},
 };
 
@@ -548,10 +551,9 @@ static void report(void)
     double rate = secs > 0 ? (double)answered / secs : 0;
     qsort(rtt_us, (size_t)rtt_n, sizeof(*rtt_us), cmp_u32);
     double mb = 1.0 / 1024;
-    double per_conn_kb =
-        rss_conns_kb > 0 && rss_idle_kb > 0 && n_ready_max > 0
-            ? (double)(rss_conns_kb - rss_idle_kb) / (double)n_ready_max
-            : -1;
+    double per_conn_kb = rss_conns_kb > 0 && rss_idle_kb > 0 && n_ready_max > 0
+                             ? (double)(rss_conns_kb - rss_idle_kb) / (double)n_ready_max
+                             : -1;
     /* min/median answers per 100 ms window (full windows only) */
     long nwin = (long)(secs * 10), wmin = -1;
     for (long i = 0; i < nwin && i < 600; i++)
@@ -566,18 +568,18 @@ static void report(void)
                "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
                "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
                "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld}\n",
-               opt.label ? opt.label : "", opt.n_conns, n_ready_max, opt.rate > 0 ? "rate" : "closed",
-               opt.rate, secs, answered, rate, pct(.5), pct(.99), pct(.999), pct(1), errors_frames,
-               err_rate_limited, err_internal, err_other, n_conn_errors, n_closed_early, skipped,
-               rss_idle_kb * mb, rss_conns_kb * mb, rss_load_kb * mb, hwm_kb * mb, per_conn_kb,
-               (double)max_gap_ns / 1e6, (double)max_gap_at_ns / 1e9,
-               (double)max_gap_after_touch_ns / 1e6, wmin);
+               opt.label ? opt.label : "", opt.n_conns, n_ready_max,
+               opt.rate > 0 ? "rate" : "closed", opt.rate, secs, answered, rate, pct(.5), pct(.99),
+               pct(.999), pct(1), errors_frames, err_rate_limited, err_internal, err_other,
+               n_conn_errors, n_closed_early, skipped, rss_idle_kb * mb, rss_conns_kb * mb,
+               rss_load_kb * mb, hwm_kb * mb, per_conn_kb, (double)max_gap_ns / 1e6,
+               (double)max_gap_at_ns / 1e9, (double)max_gap_after_touch_ns / 1e6, wmin);
     } else {
         printf("%s: %d connections (%s), %.2f s: %ld answered, %.0f/s; round trip p50 %.3f ms, "
                "p99 %.3f ms, p999 %.3f ms, max %.3f ms\n",
                opt.label ? opt.label : "loadgen", opt.n_conns,
-               opt.rate > 0 ? "fixed rate" : "closed loop", secs, answered, rate, pct(.5),
-               pct(.99), pct(.999), pct(1));
+               opt.rate > 0 ? "fixed rate" : "closed loop", secs, answered, rate, pct(.5), pct(.99),
+               pct(.999), pct(1));
         printf("  errors: %ld frames (rate_limited %ld, internal %ld, other %ld), %d connect "
                "errors, %d closed early, %ld sends skipped\n",
                errors_frames, err_rate_limited, err_internal, err_other, n_conn_errors,
@@ -631,9 +633,9 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        {"ramp", required_argument, NULL, 'R'},  {"touch", required_argument, NULL, 'T'},
+        {"ramp", required_argument, NULL, 'R'},     {"touch", required_argument, NULL, 'T'},
         {"touch-at", required_argument, NULL, 'A'}, {"label", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'J'},        {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'J'},           {NULL, 0, NULL, 0}};
     struct lws_context_creation_info info;
     int c, rc = 0;
 
