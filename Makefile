@@ -29,8 +29,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test unit check-kb asan bench clean lint format install fuzz fuzz-smoke \
-        fuzz-build fuzz-bins
+.PHONY: all deps run test unit check-kb asan bench soak clean lint format install fuzz \
+        fuzz-smoke fuzz-build fuzz-bins
 
 all: $(B)/kefu
 
@@ -111,7 +111,7 @@ fuzz-smoke: fuzz-build
 
 bench:
 	@.ci/deps bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench/loadgen
 	@bench/run
 
 # Installs what a deployment needs; honours PREFIX and DESTDIR (packagers).
@@ -123,6 +123,19 @@ install: all
 	cp -R web kb intents $(DESTDIR)$(PREFIX)/share/kefu/
 	install -m 644 kefu.conf.example $(DESTDIR)$(SYSCONFDIR)/kefu/kefu.conf.example
 	install -m 644 docs/kefu.service $(DESTDIR)$(PREFIX)/share/kefu/kefu.service
+
+# The load generator (bench/server.sh): lws's client API, nothing of kefu's.
+bench/loadgen: bench/loadgen.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets) -o $@ $< \
+	  $(shell pkg-config --libs libwebsockets)
+
+# ASan build under a mixed load for SOAK_TIME seconds (600): leaks and RSS over time.
+soak:
+	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	@$(MAKE) --no-print-directory bench/loadgen
+	@KEFU_BUILD=build/asan bench/soak
 
 format:
 	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c tests/fuzz/*.c
