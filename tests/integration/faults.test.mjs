@@ -8,7 +8,9 @@ import net from 'node:net';
 import { withServer, sleep, MULT } from './helper.mjs';
 
 const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
-  'burst_per_addr=1000000', 'max_conns_per_addr=2000'];
+  'burst_per_addr=1000000', 'max_conns_per_addr=2000',
+  // this test is about durability: every question gets a bot reply, none goes to a queue
+  'fallbacks_to_handoff=100'];
 const QS = ['我想退货', '退款多久到账', '钱多久能退回来', '今天天气怎么样', '怎么开发票'];
 
 const rssKb = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
