@@ -185,6 +185,15 @@ static json_t *report_json(const kf_report *r)
     return root;
 }
 
+/* json_dumps allocates with jansson's allocator, which the server points at kf_malloc
+ * (kf_proto_init) and the command line leaves as malloc: free with the same one. */
+static void json_text_free(char *s)
+{
+    json_free_t f = NULL;
+    json_get_alloc_funcs(NULL, &f);
+    (f ? f : free)(s);
+}
+
 char *kf_cli_report_json(const kf_report *r, int pretty)
 {
     json_t *root = report_json(r);
@@ -195,7 +204,7 @@ char *kf_cli_report_json(const kf_report *r, int pretty)
     if (!s)
         return NULL;
     char *out = kf_strdup(s);
-    free(s);
+    json_text_free(s);
     return out;
 }
 
@@ -652,7 +661,7 @@ int kf_cli_export(int argc, char **argv)
     json_t *doc = json_loads(js, 0, &jerr);
     char *pretty = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     puts(pretty ? pretty : js);
-    free(pretty);
+    json_text_free(pretty);
     json_decref(doc);
     rc = 0;
 out:

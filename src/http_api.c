@@ -307,7 +307,7 @@ static int logout(struct lws *wsi, kf_http_pss *p, kf_server *s, kf_obj *body)
  * measures a year of 100,000 conversations), during which the loop waits. */
 static int api_report(struct lws *wsi, kf_http_pss *p, kf_server *s)
 {
-    char auth[128], from[16], to[16], by[16];
+    char auth[128], from[64], to[64], by[64];
     int64_t agent, expires, now = kf_store_now_ms();
     kf_report_opts o;
     kf_report *r = NULL;
@@ -317,13 +317,14 @@ static int api_report(struct lws *wsi, kf_http_pss *p, kf_server *s)
         kf_store_login_find(s->store, auth + 7, now, &agent, &expires) != KF_OK)
         return json_response(wsi, p, 401, err_body("unauthorized", "an agent token is needed"));
     kf_report_opts_init(&o, now);
-    int have_from = lws_get_urlarg_by_name(wsi, "from=", from, sizeof(from)) != NULL;
-    int have_to = lws_get_urlarg_by_name(wsi, "to=", to, sizeof(to)) != NULL;
+    /* The buffer gets the whole "name=value"; the value starts at the returned pointer. */
+    const char *f = lws_get_urlarg_by_name(wsi, "from=", from, sizeof(from));
+    const char *t = lws_get_urlarg_by_name(wsi, "to=", to, sizeof(to));
     const char *b = lws_get_urlarg_by_name(wsi, "by=", by, sizeof(by));
-    if ((have_to && kf_report_parse_date(to, 1, &o.to_ms)) ||
-        (have_from && kf_report_parse_date(from, 0, &o.from_ms)))
+    if ((t && kf_report_parse_date(t, 1, &o.to_ms)) ||
+        (f && kf_report_parse_date(f, 0, &o.from_ms)))
         return json_response(wsi, p, 400, err_body("bad_request", "dates are YYYY-MM-DD"));
-    if (have_to && !have_from)
+    if (t && !f)
         o.from_ms = o.to_ms - 30LL * 86400000;
     if (kf_report_parse_by(b, &o.by))
         return json_response(wsi, p, 400, err_body("bad_request", "by: day, week, agent, entry"));

@@ -275,3 +275,58 @@ test('export prints one conversation without its token; purge deletes what is ol
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('live: stored decisions and normalised text, /api/report for agents only, /metrics', () =>
+  withServer({ set: ['rate_per_conn=1000', 'burst_per_conn=1000'] }, async (s) => {
+    execFileSync(KEFU_BIN, ['agent', 'add', 'amy', '--db', s.db], { input: 'correct-horse-1\n', stdio: ['pipe', 'pipe', 'pipe'] });
+    const [v] = await s.visitor({ lang: 'en' });
+    const a = (await v.ask('When will my order ship?', 'm1')).reply;
+    assert.equal(a.type, 'answer');
+    const miss = (await v.ask('ＺＺＺ Quantum  Teleport?', 'm2')).reply;
+    assert.equal(miss.type, 'fallback');
+    v.send({ type: 'feedback', id: 'f1', seq: a.seq, helpful: false });
+    await v.next((f) => f.type === 'ack' && f.id === 'f1');
+    const h = (await v.ask('转人工', 'm3')).reply;
+    assert.equal(h.type, 'handoff');
+    const rows = s.sql("SELECT kind, decision, norm, confidence IS NOT NULL FROM messages WHERE dir = 'in' ORDER BY seq").trim().split('\n');
+    assert.equal(rows[0], `message|answer|when will my order ship|1`);
+    assert.equal(rows[1], 'message|fallback|zzz quantum teleport|1');
+    assert.equal(rows[2], 'feedback|||0');
+    assert.match(rows[3], /^message\|handoff\|转人工\|1$/);
+
+    // agents only
+    const url = s.url + '/api/report';
+    assert.equal((await fetch(url)).status, 401);
+    assert.equal((await fetch(url, { headers: { authorization: 'Bearer ' + '0'.repeat(32) } })).status, 401);
+    const login = await fetch(s.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'amy', password: 'correct-horse-1' }) });
+    const { token } = await login.json();
+    const auth = { authorization: 'Bearer ' + token };
+    const today = new Date();
+    const ymd = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    const r = await fetch(`${url}?from=${ymd(today)}&to=${ymd(today)}&by=day`, { headers: auth });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.equal(j.period.by, 'day');
+    assert.equal(j.rows.length, 1);
+    assert.deepEqual([j.total.conversations, j.total.engaged, j.total.open, j.total.handed_off], [1, 1, 1, 1]);
+    assert.deepEqual([j.total.bot.answers, j.total.bot.fallbacks, j.total.bot.handoffs], [1, 1, 1]);
+    assert.deepEqual(j.total.handoff_reasons.map((x) => x.reason), ['asked']);
+    assert.deepEqual(j.entries.map((e) => [e.answers, e.not_helpful]), [[1, 1]]);
+    assert.deepEqual(j.todo.map((t) => [t.text, t.count, t.examples[0].text]), [['zzz quantum teleport', 1, 'ＺＺＺ Quantum  Teleport?']]);
+    assert.equal((await fetch(`${url}?by=month`, { headers: auth })).status, 400);
+    assert.equal((await fetch(`${url}?from=2024-13-01`, { headers: auth })).status, 400);
+    // the same document as the command line
+    const cli = JSON.parse(execFileSync(KEFU_BIN, ['report', '--db', s.db, '--format', 'json', '--from', ymd(today), '--to', ymd(today), '--by', 'day']).toString());
+    assert.deepEqual(cli.total.bot, j.total.bot);
+    // a logged-out token no longer opens it
+    await fetch(s.url + '/api/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+    assert.equal((await fetch(url, { headers: auth })).status, 401);
+
+    const m = await (await fetch(s.url + '/metrics')).text();
+    assert.match(m, /^kefu_queue_length 1$/m);
+    assert.match(m, /^kefu_handoffs_total\{reason="asked"\} 1$/m);
+    assert.match(m, /^kefu_tickets_open 0$/m);
+    assert.match(m, /^kefu_feedback_total\{helpful="false"\} 1$/m);
+    assert.match(m, /^kefu_csat_count 0$/m);
+    v.close();
+  }));
