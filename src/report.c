@@ -411,7 +411,8 @@ static void finish(acc *a)
     kf_figures *f = &a->f;
     f->automation_rate = kf_report_rate(f->automated, f->closed);
     f->handoff_rate = kf_report_rate(f->handed_off, f->engaged);
-    qsort(f->reasons, f->n_reasons, sizeof(*f->reasons), cmp_reason);
+    if (f->n_reasons)
+        qsort(f->reasons, f->n_reasons, sizeof(*f->reasons), cmp_reason);
     for (size_t i = 0; i < f->n_reasons; i++)
         f->reasons[i].rate = kf_report_rate(f->reasons[i].cases, f->engaged);
     f->answer_rate = kf_report_rate(f->answers, f->bot_messages);
