@@ -29,7 +29,8 @@ else
 Q := @
 endif
 
-.PHONY: all deps run test unit check-kb asan bench clean lint format install
+.PHONY: all deps run test unit check-kb asan bench soak clean lint format install fuzz \
+        fuzz-smoke fuzz-build fuzz-bins
 
 all: $(B)/kefu
 
@@ -77,9 +78,40 @@ asan:
 	  all unit
 	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp KEFU_BUILD=build/asan KEFU_TIMEOUT_MULT=4 tests/run
 
+# libFuzzer targets (tests/fuzz/fuzz_<target>.c): the library is rebuilt by clang into
+# build/fuzz/ with coverage instrumentation and ASan/UBSan, each target is linked against it,
+# and tests/fuzz/run runs every target for FUZZ_TIME seconds on a copy of its seed corpus
+# (build/fuzz/corpus-<target>; crashes go to build/fuzz/artifacts/). fuzz-smoke is the short
+# run that `make test` includes; it starts from a fresh copy of the seeds every time.
+FUZZ_TIME ?= 60
+FUZZ_B    := build/fuzz
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_B)/%)
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+fuzz-build:
+	@$(MAKE) --no-print-directory B=$(FUZZ_B) CC=clang OPT="-g -O1" \
+	  EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" fuzz-bins
+
+fuzz-bins: $(FUZZ_BIN)
+	@:
+
+# Only reached through fuzz-build (B=build/fuzz, CC=clang). The fixture path is absolute so
+# that a target can be run by hand from any directory.
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c $(B)/libkefu.a
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes \
+	  -DKF_FUZZ_FIXTURES='"$(CURDIR)/tests/fixtures"' -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< $(B)/libkefu.a $(LIBS_PKG) $(EXTRA_LDFLAGS)
+
+fuzz: fuzz-build
+	@FUZZ_B=$(FUZZ_B) FUZZ_TIME=$(FUZZ_TIME) tests/fuzz/run
+
+fuzz-smoke: fuzz-build
+	@FUZZ_B=$(FUZZ_B) FUZZ_TIME=3 FUZZ_SMOKE=1 tests/fuzz/run
+
 bench:
 	@.ci/deps bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all bench/loadgen
 	@bench/run
 
 # Installs what a deployment needs; honours PREFIX and DESTDIR (packagers).
@@ -92,8 +124,21 @@ install: all
 	install -m 644 kefu.conf.example $(DESTDIR)$(SYSCONFDIR)/kefu/kefu.conf.example
 	install -m 644 docs/kefu.service $(DESTDIR)$(PREFIX)/share/kefu/kefu.service
 
+# The load generator (bench/server.sh): lws's client API, nothing of kefu's.
+bench/loadgen: bench/loadgen.c
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets) -o $@ $< \
+	  $(shell pkg-config --libs libwebsockets)
+
+# ASan build under a mixed load for SOAK_TIME seconds (600): leaks and RSS over time.
+soak:
+	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" all
+	@$(MAKE) --no-print-directory bench/loadgen
+	@KEFU_BUILD=build/asan bench/soak
+
 format:
-	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c
+	clang-format -i src/*.c include/kefu/*.h tests/unit/*.c tests/fuzz/*.c
 
 lint:
 	@tests/lint
@@ -101,4 +146,5 @@ lint:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/main.d $(UNIT_SRC:tests/unit/%.c=$(B)/obj/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/main.d $(UNIT_SRC:tests/unit/%.c=$(B)/obj/tests/%.d) \
+         $(FUZZ_SRC:tests/fuzz/%.c=$(B)/%.d)

@@ -1,56 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * `kefu ask "question"`: how one question is matched and why. */
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kefu/cli.h"
 #include "kefu/mem.h"
+#include "kefu/proto.h"
 
 static const char usage[] =
     "usage: kefu ask \"QUESTION\" [--json] [--lang zh|en] [--retrieval-only] [--kb DIR]\n"
     "                [--intents DIR]\n"
     "  Shows the normalised text, the tokens, the rule hits, the top candidates with their\n"
     "  scores, the features that decided, and the decision.\n";
-
-static json_t *match_json(const kf_match *m)
-{
-    json_t *o = json_object();
-    json_t *c = json_array(), *s = json_object();
-    json_object_set_new(o, "decision", json_string(kf_decision_name(m->decision)));
-    json_object_set_new(o, "confidence", json_real(m->confidence));
-    json_object_set_new(o, "lang", json_string(kf_lang_name(m->lang)));
-    json_object_set_new(o, "normalized", json_string(m->norm ? m->norm : ""));
-    json_object_set_new(o, "tokens", json_string(m->tokens ? m->tokens : ""));
-    if (m->features)
-        json_object_set_new(o, "features", json_string(m->features));
-    if (m->rule)
-        json_object_set_new(o, "rule", json_string(m->rule->name));
-    if (m->entry)
-        json_object_set_new(o, "entry", json_string(m->entry->id));
-    if (m->handoff_reason)
-        json_object_set_new(o, "handoff_reason", json_string(m->handoff_reason));
-    if (m->reply)
-        json_object_set_new(o, "reply", json_string(m->reply));
-    if (m->version) {
-        char *r = kf_cli_render(m->version->answer);
-        json_object_set_new(o, "answer", json_string(r ? r : ""));
-        kf_free(r);
-    }
-    for (size_t i = 0; i < m->n_cand; i++) {
-        json_t *x = json_object();
-        json_object_set_new(x, "entry", json_string(m->cand[i].entry->id));
-        json_object_set_new(x, "score", json_real(m->cand[i].score));
-        json_object_set_new(x, "raw", json_real(m->cand[i].bm25));
-        json_array_append_new(c, x);
-    }
-    json_object_set_new(o, "candidates", c);
-    for (size_t i = 0; i < m->n_slots; i++)
-        json_object_set_new(s, m->slots[i].name, json_string(m->slots[i].value));
-    json_object_set_new(o, "slots", s);
-    json_object_set_new(o, "elapsed_us", json_real((double)m->elapsed_ns / 1000.0));
-    return o;
-}
 
 int kf_cli_ask(int argc, char **argv)
 {
@@ -78,12 +39,17 @@ int kf_cli_ask(int argc, char **argv)
         return 1;
     }
     if (o.json) {
-        json_t *j = match_json(&m);
-        char *s = json_dumps(j, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(j);
+        char *r = m.version ? kf_cli_render(m.version->answer) : NULL;
+        char *s = kf_proto_explain(&m, m.version ? (r ? r : "") : NULL, 2);
+        kf_free(r);
+        if (!s) {
+            fprintf(stderr, "kefu: %s\n", kf_strerror(KF_ENOMEM));
+            kf_match_cleanup(&m);
+            kf_engine_unref(e);
+            return 1;
+        }
+        puts(s);
+        kf_free(s);
     } else {
         printf("question:    %s\n", q);
         printf("normalised:  %s\n", m.norm ? m.norm : "");

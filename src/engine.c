@@ -41,9 +41,9 @@ void kf_engine_config_defaults(kf_engine_config *c)
     memset(c, 0, sizeof(*c));
     c->kb_dir = "kb";
     c->intents_dir = "intents";
-    c->answer_min = 0.09;
+    c->answer_min = 0.07;
     c->margin_min = 0.1;
-    c->clarify_min = 0.07;
+    c->clarify_min = 0.05;
     c->learned = 1;
     c->limits.match_limit = 100000;
     c->limits.depth_limit = 1000;

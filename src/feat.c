@@ -337,6 +337,15 @@ void kf_vocab_freeze(kf_vocab *v)
     v->frozen = 1;
 }
 
+/* Whole tokens (words, numbers, Han characters and pairs), as opposed to the derived
+ * features (character grams, word pairs, Han triples). Coverage is measured on these: the
+ * letters of an unknown word ("rain" in "will it rain tomorrow") are mostly known grams and
+ * would hide that the word itself is unknown. */
+static int token_feature(const char *f)
+{
+    return f[0] == 'W' || f[0] == 'N' || f[0] == 'H' || f[0] == 'B' || f[0] == 'O';
+}
+
 typedef struct vec_ctx {
     const kf_vocab *v;
     uint32_t *ids;
@@ -353,6 +362,8 @@ static int vec_emit(void *ud, const char *f, size_t n)
     size_t slot;
     long id = lookup(x->v, f, n, h, &slot);
     if (id < 0) {
+        if (!token_feature(f))
+            return 0;
         if (kf_grow(&x->unk, &x->unkcap, x->nunk + 1, sizeof(*x->unk)))
             return x->err = KF_ENOMEM;
         x->unk[x->nunk++] = h;
@@ -432,10 +443,14 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         m++;
         i = j;
     }
-    double ss = 0;
-    for (size_t i = 0; i < m; i++)
-        ss += (double)out->val[i] * out->val[i];
-    /* an unseen feature weighs like one seen in no document (the largest idf), with the
+    double ss = 0, ss_tok = 0;
+    for (size_t i = 0; i < m; i++) {
+        double w2 = (double)out->val[i] * out->val[i];
+        ss += w2;
+        if (token_feature(v->names.data + v->name_off[out->idx[i]]))
+            ss_tok += w2;
+    }
+    /* an unseen token weighs like one seen in no document (the largest idf), with the
      * same sublinear tf as the others */
     double max_idf = log(1.0 + v->ndocs) + 1.0, unk = 0;
     if (x.nunk)
@@ -448,7 +463,7 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         unk += w * w;
         i = j;
     }
-    out->coverage = ss + unk > 0 ? (float)(ss / (ss + unk)) : 0.0f;
+    out->coverage = ss_tok + unk > 0 ? (float)(ss_tok / (ss_tok + unk)) : 0.0f;
     if (ss > 0) {
         float inv = (float)(1.0 / sqrt(ss));
         for (size_t i = 0; i < m; i++)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * The HTTP endpoints that are not files: GET /healthz (JSON status, 503 while stopping),
- * GET /metrics (Prometheus text format 0.0.4), and POST /api/login and /api/logout for agents
- * (docs/protocol.md part 2). All are lws callback mounts; a response body is built when the
- * request (and its body) has arrived and is written in one HTTP_WRITEABLE. */
+ * GET /metrics (Prometheus text format 0.0.4), POST /api/login and /api/logout for agents
+ * (docs/protocol.md part 2), and for the knowledge page (web/kb/) GET /api/explain?q=...&lang=...
+ * (the JSON of `kefu ask --json`) and GET /api/reload-status. All are lws callback mounts; a
+ * response body is built when the request (and its body) has arrived and is written in one
+ * HTTP_WRITEABLE. */
 #include "server_int.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +15,7 @@
 #include "kefu/cli.h"
 #include "kefu/log.h"
 #include "kefu/mem.h"
+#include "kefu/proto.h"
 #include "kefu/report.h"
 
 #define API_MAX_BODY 4096
@@ -183,6 +187,96 @@ static int metrics(kf_server *s, kf_buf *b)
                             (unsigned long long)m->errors[i]);
     rc |= metrics_records(s, b);
     return rc ? KF_ENOMEM : KF_OK;
+}
+
+/* 1 when the request carries "Authorization: Bearer TOKEN" with the login token of an enabled
+ * agent (POST /api/login), else 0. A header is used rather than a cookie, so that no other
+ * site can make a browser send it. */
+static int staff(struct lws *wsi, kf_server *s)
+{
+    char h[128];
+    int64_t agent = 0, expires = 0;
+    kf_agent_rec a;
+    int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 7 || strncmp(h, "Bearer ", 7) || !kf_store_token_valid(h + 7))
+        return 0;
+    return kf_store_login_find(s->store, h + 7, kf_store_now_ms(), &agent, &expires) == KF_OK &&
+           kf_store_agent_get(s->store, NULL, agent, &a) == KF_OK && !a.disabled;
+}
+
+#define KF_EXPLAIN_MAX_Q 1000 /* bytes of a question to explain */
+
+/* GET /api/explain?q=...&lang=zh|en: how the serving snapshot matches one question, in the
+ * format of `kefu ask --json`. 400 with {"error": ...} for a missing, empty, over-long or
+ * non-UTF-8 question. lws has already percent-decoded the arguments. */
+static int explain(struct lws *wsi, kf_server *s, kf_buf *b, int *status)
+{
+    char q[KF_EXPLAIN_MAX_Q + 8], lang[16];
+    const char *qv = lws_get_urlarg_by_name(wsi, "q=", q, (int)sizeof(q));
+    const char *lv = lws_get_urlarg_by_name(wsi, "lang=", lang, (int)sizeof(lang));
+    kf_lang want = lv && *lv ? kf_lang_parse(lv) : KF_LANG_NONE;
+    kf_match m;
+    int rc;
+
+    if (!qv || !*qv || strlen(qv) > KF_EXPLAIN_MAX_Q) {
+        *status = 400;
+        return kf_buf_puts(b, "{\"error\":\"q is required (at most 1000 bytes)\"}\n") ? KF_ENOMEM
+                                                                                  : KF_OK;
+    }
+    rc = kf_engine_match(s->engine, qv, strlen(qv), want, KF_MATCH_EXPLAIN, &m);
+    if (rc == KF_ENOMEM)
+        return rc;
+    if (rc) {
+        *status = 400;
+        return kf_buf_printf(b, "{\"error\":\"cannot match this question: %s\"}\n",
+                             kf_strerror(rc))
+                   ? KF_ENOMEM
+                   : KF_OK;
+    }
+    char *answer = m.version ? kf_config_render(s->cfg, m.version->answer) : NULL;
+    char *j = (!m.version || answer) ? kf_proto_explain(&m, answer, 0) : NULL;
+    rc = j && !kf_buf_puts(b, j) ? KF_OK : KF_ENOMEM;
+    kf_free(j);
+    kf_free(answer);
+    kf_match_cleanup(&m);
+    return rc;
+}
+
+/* GET /api/reload-status: the serving knowledge and the last reload's outcome with its
+ * file:line errors (a failed reload keeps the previous knowledge serving). */
+static int reload_status(kf_server *s, kf_buf *b)
+{
+    int rc = KF_ENOMEM;
+    char *d = NULL;
+    json_t *errs = json_array();
+    json_t *o = json_pack("{s:I,s:I,s:I,s:o}", "entries", (json_int_t)kf_engine_kb(s->engine)->n_entries,
+                          "reloads_ok", (json_int_t)s->m.reloads_ok, "reloads_failed",
+                          (json_int_t)s->m.reloads_failed, "errors", errs);
+    if (!o)
+        return KF_ENOMEM;
+    if (s->reload_ms && (json_object_set_new(o, "last", json_integer((json_int_t)s->reload_ms)) ||
+                         json_object_set_new(o, "ok", json_boolean(s->reload_ok))))
+        goto out;
+    if (!s->reload_ms && json_object_set_new(o, "ok", json_null()))
+        goto out;
+    for (const char *l = s->reload_errors; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n && json_array_append_new(errs, json_stringn(l, n)))
+            goto out;
+        l += n + (nl ? 1 : 0);
+    }
+    d = json_dumps(o, JSON_COMPACT);
+    if (d && !kf_buf_puts(b, d) && !kf_buf_puts(b, "\n"))
+        rc = KF_OK;
+out:
+    if (d) {
+        json_free_t jfree = NULL;
+        json_get_alloc_funcs(NULL, &jfree);
+        jfree(d);
+    }
+    json_decref(o);
+    return rc;
 }
 
 static int respond(struct lws *wsi, kf_http_pss *p, int status, const char *type)
@@ -370,7 +464,7 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 {
     kf_http_pss *p = user;
     kf_server *s = kf_server__get(wsi);
-    char uri[64];
+    char uri[128];
     kf_buf b;
 
     switch (reason) {
@@ -407,6 +501,16 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
                               s->stopping ? "stopping" : "ok", s->n_conns,
                               kf_engine_kb(s->engine)->n_entries,
                               (unsigned long long)s->m.reloads_failed)) {
+                kf_buf_cleanup(&b);
+                return -1;
+            }
+        } else if (!strcmp(uri, "/api/explain") || !strcmp(uri, "/api/reload-status")) {
+            /* agents and editors only: the knowledge page sends the login token */
+            int r = !staff(wsi, s)
+                        ? (status = 401, kf_buf_puts(&b, "{\"error\":\"unauthorized\"}\n"))
+                    : uri[5] == 'e' ? explain(wsi, s, &b, &status)
+                                    : reload_status(s, &b);
+            if (r) {
                 kf_buf_cleanup(&b);
                 return -1;
             }

@@ -316,53 +316,33 @@ int kf_kb_finish(kf_kb *kb, kf_diag *d)
     return errors ? KF_EPARSE : KF_OK;
 }
 
+static int parse_into_kb(void *kb, const char *file, const char *text, size_t len, kf_diag *d)
+{
+    return kf_kb_parse(kb, file, text, len, d);
+}
+
 kf_kb *kf_kb_load_dir(const char *dir, kf_diag *d)
 {
     static const char *const suffixes[] = {".md", ".qna", NULL};
-    kf_kb *kb = NULL;
-    char **files = NULL;
-    size_t n_files = 0;
-    char *text = NULL;
     size_t before = d->n;
     int before_oom = d->oom;
+    kf_kb *kb = kf_kb_new();
 
-    int rc = kf_list_dir(dir, suffixes, &files, &n_files);
-    if (rc) {
-        kf_diag_add(d, dir, 0, "cannot list directory: %s", kf_strerror(rc));
-        goto fail;
-    }
-    kb = kf_kb_new();
     if (!kb) {
         kf_diag_add(d, dir, 0, "%s", kf_strerror(KF_ENOMEM));
-        goto fail;
+        return NULL;
     }
-    for (size_t i = 0; i < n_files; i++) {
-        size_t len = 0;
-        rc = kf_read_file(files[i], KB_MAX_FILE, &text, &len);
-        if (rc) {
-            kf_diag_add(d, files[i], 0, "cannot read: %s", kf_strerror(rc));
-            continue;
-        }
-        rc = kf_kb_parse(kb, files[i], text, len, d);
-        kf_free(text);
-        text = NULL;
-        if (rc == KF_ENOMEM) {
-            kf_diag_add(d, files[i], 0, "%s", kf_strerror(rc));
-            goto fail;
-        }
+    int rc = kf_parse_dir(dir, suffixes, KB_MAX_FILE, 0, parse_into_kb, kb, d);
+    if (rc == KF_OK || rc == KF_EPARSE) {
+        rc = kf_kb_finish(kb, d);
+        if (rc == KF_ENOMEM)
+            kf_diag_add(d, dir, 0, "%s", kf_strerror(rc));
     }
-    rc = kf_kb_finish(kb, d);
-    if (rc == KF_ENOMEM)
-        kf_diag_add(d, dir, 0, "%s", kf_strerror(rc));
     /* All or nothing: any message from this load (even one that did not stop parsing)
      * means the caller keeps its previous knowledge. */
-    if (d->n != before || d->oom != before_oom)
-        goto fail;
-    kf_strv_free(files, n_files);
+    if (d->n != before || d->oom != before_oom) {
+        kf_kb_free(kb);
+        return NULL;
+    }
     return kb;
-fail:
-    kf_free(text);
-    kf_strv_free(files, n_files);
-    kf_kb_free(kb);
-    return NULL;
 }

@@ -162,38 +162,15 @@ int kf_cases_parse(kf_cases *c, const char *file, const char *text, size_t len, 
     return errors ? KF_EPARSE : KF_OK;
 }
 
+static int parse_into_cases(void *c, const char *file, const char *text, size_t len,
+                            kf_diag *d)
+{
+    return kf_cases_parse(c, file, text, len, d);
+}
+
 int kf_cases_load_dir(kf_cases *c, const char *dir, kf_diag *d)
 {
     static const char *const suffixes[] = {".test", NULL};
-    char **files = NULL;
-    size_t n_files = 0;
-    int rc, result = KF_OK;
-
-    rc = kf_list_dir(dir, suffixes, &files, &n_files);
-    if (rc == KF_ENOTFOUND)
-        return KF_OK;
-    if (rc) {
-        kf_diag_add(d, dir, 0, "cannot list directory: %s", kf_strerror(rc));
-        return rc;
-    }
-    for (size_t i = 0; i < n_files; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        rc = kf_read_file(files[i], TEST_MAX_FILE, &text, &len);
-        if (rc) {
-            kf_diag_add(d, files[i], 0, "cannot read: %s", kf_strerror(rc));
-            result = KF_EPARSE;
-            continue;
-        }
-        rc = kf_cases_parse(c, files[i], text, len, d);
-        kf_free(text);
-        if (rc == KF_ENOMEM) {
-            result = rc;
-            break;
-        }
-        if (rc)
-            result = KF_EPARSE;
-    }
-    kf_strv_free(files, n_files);
-    return result;
+    int rc = kf_parse_dir(dir, suffixes, TEST_MAX_FILE, 1, parse_into_cases, c, d);
+    return rc == KF_ENOTFOUND ? KF_OK : rc;
 }

@@ -482,6 +482,83 @@ out:
     return s;
 }
 
+/* ---- explanations ------------------------------------------------------------- */
+
+/* json_object_set_new consumes v even when it fails (and fails on a NULL v, i.e. ENOMEM), so
+ * one flag collects every failure of a long object. */
+static void put(json_t *o, const char *key, json_t *v, int *bad)
+{
+    if (json_object_set_new(o, key, v))
+        *bad = 1;
+}
+
+char *kf_proto_explain(const kf_match *m, const char *answer, int indent)
+{
+    int bad = 0;
+    char *out = NULL, *s = NULL;
+    json_t *o = json_object(), *c = json_array(), *sl = json_object();
+    if (!o || !c || !sl) {
+        json_decref(c);
+        json_decref(sl);
+        goto out;
+    }
+    put(o, "decision", json_string(kf_decision_name(m->decision)), &bad);
+    put(o, "confidence", json_real(m->confidence), &bad);
+    put(o, "lang", json_string(kf_lang_name(m->lang)), &bad);
+    put(o, "normalized", json_string(m->norm ? m->norm : ""), &bad);
+    put(o, "tokens", json_string(m->tokens ? m->tokens : ""), &bad);
+    if (m->features)
+        put(o, "features", json_string(m->features), &bad);
+    if (m->rule) {
+        put(o, "rule", json_string(m->rule->name), &bad);
+        put(o, "rule_file", json_string(m->rule->file ? m->rule->file : ""), &bad);
+        put(o, "rule_line", json_integer(m->rule->line), &bad);
+    }
+    if (m->entry)
+        put(o, "entry", json_string(m->entry->id), &bad);
+    if (m->handoff_reason) {
+        put(o, "handoff_reason", json_string(m->handoff_reason), &bad);
+        put(o, "urgent", json_boolean(m->urgent), &bad);
+    }
+    if (m->lang_fallback)
+        put(o, "lang_fallback", json_true(), &bad);
+    if (m->reply)
+        put(o, "reply", json_string(m->reply), &bad);
+    if (answer)
+        put(o, "answer", json_string(answer), &bad);
+    for (size_t i = 0; i < m->n_cand; i++) {
+        const kf_entry *e = m->cand[i].entry;
+        json_t *x = json_object();
+        if (!x || json_array_append_new(c, x)) {
+            bad = 1;
+            break;
+        }
+        put(x, "entry", json_string(e->id), &bad);
+        put(x, "score", json_real(m->cand[i].score), &bad);
+        put(x, "raw", json_real(m->cand[i].bm25), &bad);
+        put(x, "question", json_string(e->n_versions ? e->versions[0].question : ""), &bad);
+    }
+    put(o, "candidates", c, &bad);
+    for (size_t i = 0; i < m->n_slots; i++)
+        put(sl, m->slots[i].name, json_string(m->slots[i].value), &bad);
+    put(o, "slots", sl, &bad);
+    put(o, "elapsed_us", json_real((double)m->elapsed_ns / 1000.0), &bad);
+    if (bad)
+        goto out;
+    s = json_dumps(o, indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
+    if (s) {
+        /* json_dumps used jansson's allocator, which is kf_malloc only after kf_proto_init;
+         * the caller gets a kf_malloc'd copy either way. */
+        json_free_t jfree = NULL;
+        json_get_alloc_funcs(NULL, &jfree);
+        out = kf_strdup(s);
+        jfree(s);
+    }
+out:
+    json_decref(o);
+    return out;
+}
+
 /* ---- generic frames ----------------------------------------------------------- */
 
 struct kf_obj {

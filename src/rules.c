@@ -519,52 +519,32 @@ int kf_rules_finish(kf_rules *r, const kf_kb *kb, kf_diag *d)
     return errors ? KF_EPARSE : KF_OK;
 }
 
+static int parse_into_rules(void *r, const char *file, const char *text, size_t len,
+                            kf_diag *d)
+{
+    return kf_rules_parse(r, file, text, len, d);
+}
+
 kf_rules *kf_rules_load_dir(const char *dir, const kf_kb *kb, const kf_rules_limits *lim,
                             kf_diag *d)
 {
     static const char *const suffixes[] = {".rules", NULL};
-    kf_rules *r = NULL;
-    char **files = NULL;
-    size_t n_files = 0;
-    char *text = NULL;
     size_t before = d->n;
     int before_oom = d->oom;
+    kf_rules *r = kf_rules_new(lim);
 
-    int rc = kf_list_dir(dir, suffixes, &files, &n_files);
-    if (rc) {
-        kf_diag_add(d, dir, 0, "cannot list directory: %s", kf_strerror(rc));
-        goto fail;
-    }
-    r = kf_rules_new(lim);
     if (!r) {
         kf_diag_add(d, dir, 0, "%s", kf_strerror(KF_ENOMEM));
-        goto fail;
+        return NULL;
     }
-    for (size_t i = 0; i < n_files; i++) {
-        size_t len = 0;
-        rc = kf_read_file(files[i], RULES_MAX_FILE, &text, &len);
-        if (rc) {
-            kf_diag_add(d, files[i], 0, "cannot read: %s", kf_strerror(rc));
-            continue;
-        }
-        rc = kf_rules_parse(r, files[i], text, len, d);
-        kf_free(text);
-        text = NULL;
-        if (rc == KF_ENOMEM) {
-            kf_diag_add(d, files[i], 0, "%s", kf_strerror(rc));
-            goto fail;
-        }
+    int rc = kf_parse_dir(dir, suffixes, RULES_MAX_FILE, 0, parse_into_rules, r, d);
+    if (rc == KF_OK || rc == KF_EPARSE)
+        kf_rules_finish(r, kb, d);
+    if (d->n != before || d->oom != before_oom) {
+        kf_rules_free(r);
+        return NULL;
     }
-    kf_rules_finish(r, kb, d);
-    if (d->n != before || d->oom != before_oom)
-        goto fail;
-    kf_strv_free(files, n_files);
     return r;
-fail:
-    kf_free(text);
-    kf_strv_free(files, n_files);
-    kf_rules_free(r);
-    return NULL;
 }
 
 /* ---- matching ------------------------------------------------------------- */

@@ -170,6 +170,10 @@ static void on_wake(kf_server *s)
     pthread_mutex_unlock(&s->mu);
     if (!ready)
         return;
+    s->reload_ms = kf_store_now_ms();
+    s->reload_ok = e != NULL;
+    kf_free(s->reload_errors);
+    s->reload_errors = err ? kf_strdup(err) : NULL; /* before strtok cuts it */
     if (e) {
         kf_engine *old = s->engine;
         s->engine = e;
@@ -518,6 +522,7 @@ out:
         close(s.wake_fd);
     kf_engine_unref(s.pending);
     kf_free(s.pending_error);
+    kf_free(s.reload_errors);
     kf_engine_unref(s.engine);
     kf_norm_free(s.norm);
     kf_store_close(s.store);

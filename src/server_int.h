@@ -112,6 +112,10 @@ typedef struct kf_server {
     size_t n_addrs;
     kf_metrics m;
     kf_norm *norm; /* made at the first message: the normalised text stored for reports */
+    /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
+    int64_t reload_ms;
+    int reload_ok;
+    char *reload_errors; /* "file:line: message" lines of a failed reload, or NULL */
     int stopping;                    /* shutdown begun: no new connections, queues draining */
     int done;                        /* leave the service loop */
     lws_sorted_usec_list_t sul_stop; /* shutdown deadline */

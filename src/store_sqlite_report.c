@@ -268,8 +268,8 @@ int kf_store_sqlite__report(sqlite3 *db, const kf_report_query *q, const kf_repo
 static const char *const purge_sql[] = {
     "DELETE FROM surveys WHERE conv_id IN (SELECT id FROM temp.kf_purge)",
     "DELETE FROM notes WHERE conv_id IN (SELECT id FROM temp.kf_purge)",
-    "DELETE FROM tickets WHERE conv_id IN (SELECT id FROM temp.kf_purge)"
-    " OR (conv_id IS NULL AND created < ?1)",
+    ("DELETE FROM tickets WHERE conv_id IN (SELECT id FROM temp.kf_purge)"
+     " OR (conv_id IS NULL AND created < ?1)"),
     "DELETE FROM cases WHERE conv_id IN (SELECT id FROM temp.kf_purge)",
     "DELETE FROM feedback WHERE conv_id IN (SELECT id FROM temp.kf_purge)",
     "DELETE FROM messages WHERE conv_id IN (SELECT id FROM temp.kf_purge)",

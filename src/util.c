@@ -127,6 +127,41 @@ fail:
     return rc;
 }
 
+int kf_parse_dir(const char *dir, const char *const *suffixes, size_t max, int missing_ok,
+                 kf_parse_fn fn, void *ud, kf_diag *d)
+{
+    char **files = NULL;
+    size_t n = 0;
+    int rc = kf_list_dir(dir, suffixes, &files, &n), result = KF_OK;
+    if (rc == KF_ENOTFOUND && missing_ok)
+        return KF_ENOTFOUND;
+    if (rc) {
+        kf_diag_add(d, dir, 0, "cannot list directory: %s", kf_strerror(rc));
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        rc = kf_read_file(files[i], max, &text, &len);
+        if (rc) {
+            kf_diag_add(d, files[i], 0, "cannot read: %s", kf_strerror(rc));
+            result = KF_EPARSE;
+            continue;
+        }
+        rc = fn(ud, files[i], text, len, d);
+        kf_free(text);
+        if (rc == KF_ENOMEM) {
+            kf_diag_add(d, files[i], 0, "%s", kf_strerror(rc));
+            result = rc;
+            break;
+        }
+        if (rc)
+            result = KF_EPARSE;
+    }
+    kf_strv_free(files, n);
+    return result;
+}
+
 int kf_utf8_valid(const char *str, size_t len, size_t *bad)
 {
     const unsigned char *s = (const unsigned char *)str;

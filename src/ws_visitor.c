@@ -423,6 +423,11 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     if (rc) {
         send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", in->client_id,
                    -1);
+        /* The database fails (disk full, read-only): still answer, but outside the
+         * conversation like the error frame: seq is the latest, no reply_to, "unsaved": 1;
+         * nothing is acknowledged and nothing moves the client's cursor. */
+        if (reply && !replaying(p) && kf_out_set_int(reply, "unsaved", 1) == KF_OK)
+            enqueue_out(p, reply, cur_seq(p));
         return;
     }
     p->conv.last_seq = seqs[n - 1];

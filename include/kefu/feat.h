@@ -20,8 +20,9 @@ typedef struct kf_fvec {
     uint32_t *idx;
     float *val;
     size_t n;
-    float coverage; /* kf_vocab_vector: share of the text's squared TF-IDF weight that falls
-                       on known features (unknown ones weigh as the rarest); 0 for no text */
+    float coverage; /* kf_vocab_vector: share of the squared TF-IDF weight of the text's
+                       whole tokens (words, numbers, Han characters and pairs) that falls on
+                       known ones (unknown ones weigh as the rarest); 0 for no text */
     size_t cap; /* private */
 } kf_fvec;
 

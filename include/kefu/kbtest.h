@@ -25,7 +25,8 @@ typedef struct kf_cases {
 void kf_cases_init(kf_cases *c);
 void kf_cases_cleanup(kf_cases *c);
 /* Parses one file's text and appends its cases; errors (a question without an outcome, an
- * unknown @decision, invalid UTF-8) go to d. Returns KF_OK, KF_EPARSE or KF_ENOMEM. */
+ * unknown @decision, invalid UTF-8) go to d. Returns KF_OK, KF_EPARSE, KF_EUTF8 (some line
+ * was not valid UTF-8 or held a NUL; reported as well) or KF_ENOMEM. */
 int kf_cases_parse(kf_cases *c, const char *file, const char *text, size_t len, kf_diag *d);
 /* Loads every *.test file in dir (sorted). Missing dir is not an error. */
 int kf_cases_load_dir(kf_cases *c, const char *dir, kf_diag *d);

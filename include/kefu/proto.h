@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kefu/engine.h"
 #include "kefu/err.h"
 
 #define KF_PROTO_VERSION 1
@@ -149,6 +150,17 @@ char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t
  * (text, entry), so a widget reloading a page can show its side of the conversation. */
 char *kf_proto_echo(int64_t seq, const char *of, const char *id, const char *text,
                     const char *entry, size_t headroom, size_t *len);
+
+/* ---- explanations ------------------------------------------------------------- */
+
+/* How one question was matched, as JSON (the format of `kefu ask --json`, also served by
+ * GET /api/explain): decision, confidence, lang, normalized, tokens, features, rule (with
+ * rule_file, rule_line), entry, handoff_reason, urgent, lang_fallback, reply, answer,
+ * candidates [{entry, score, raw, question}], slots {name: value}, elapsed_us. m should come
+ * from kf_engine_match with KF_MATCH_EXPLAIN. answer is the answer's text as the caller
+ * renders it (variables filled in), or NULL to omit it. indent 0: compact. Returns a
+ * kf_malloc'd NUL-terminated string, or NULL on ENOMEM. */
+char *kf_proto_explain(const kf_match *m, const char *answer, int indent);
 
 /* ---- generic frames (the agent protocol, docs/protocol.md part 2) ------------- */
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct kf_diag;
+
 /* Reads a whole file into a NUL-terminated buffer (caller frees with kf_free).
  * max: refuse larger files with KF_ELIMIT. */
 int kf_read_file(const char *path, size_t max, char **out, size_t *len);
@@ -14,6 +16,16 @@ int kf_read_file(const char *path, size_t max, char **out, size_t *len);
  * strings; free with kf_strv_free. Missing directory: KF_ENOTFOUND. */
 int kf_list_dir(const char *dir, const char *const *suffixes, char ***out, size_t *n);
 void kf_strv_free(char **v, size_t n);
+/* Called with one file's whole text; returns KF_OK or an error (already reported in d). */
+typedef int (*kf_parse_fn)(void *ud, const char *file, const char *text, size_t len,
+                           struct kf_diag *d);
+/* Reads every file of dir whose name ends with one of suffixes, in name order, and hands its
+ * text to fn. A file that cannot be read (or is larger than max bytes) is reported in d as
+ * `file: cannot read: …` and skipped; a missing directory is KF_ENOTFOUND, reported only
+ * when !missing_ok. Returns KF_OK, KF_EPARSE (something was reported), KF_ENOTFOUND,
+ * KF_ENOMEM (reported; stops at once) or another listing error (reported). */
+int kf_parse_dir(const char *dir, const char *const *suffixes, size_t max, int missing_ok,
+                 kf_parse_fn fn, void *ud, struct kf_diag *d);
 /* Returns 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates), else 0;
  * *bad (if not NULL) gets the offset of the first invalid byte. */
 int kf_utf8_valid(const char *s, size_t len, size_t *bad);

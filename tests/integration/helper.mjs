@@ -40,6 +40,7 @@ export class Server {
     this.db = join(this.dir, 'k.db');
     this.set = opts.set || [];
     this.args = opts.args || [];
+    this.wrap = opts.wrap || []; // a command line that execs kefu (ulimit, ...): [cmd, ...args]
     this.stderr = '';
     this.proc = null;
   }
@@ -52,7 +53,8 @@ export class Server {
       // on how fast the machine trains (with learned=1, retrieval answers until it is ready)
       '--set', 'learned=2', ...this.args];
     for (const kv of this.set) args.push('--set', kv);
-    const proc = spawn(KEFU_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...pre] = this.wrap.length ? [...this.wrap, KEFU_BIN] : [KEFU_BIN];
+    const proc = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
     proc.stderr.setEncoding('utf8');

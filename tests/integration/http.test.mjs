@@ -8,8 +8,8 @@ test('web/ is served with strict headers; unknown paths are 404', () => withServ
   assert.equal(index.status, 200);
   assert.match(index.headers.get('content-type'), /text\/html/);
   assert.match(index.headers.get('content-security-policy'), /script-src 'self'/);
-  assert.match(await index.text(), /<script src="app.js"><\/script>/);
-  const js = await fetch(`${s.url}/app.js`);
+  assert.match(await index.text(), /<script src="widget.js" data-kefu-server=/);
+  const js = await fetch(`${s.url}/widget.js`);
   assert.equal(js.status, 200);
   assert.equal((await fetch(`${s.url}/no-such-file`)).status, 404);
   assert.equal((await fetch(`${s.url}/../../etc/passwd`)).status !== 200, true);

@@ -1,0 +1,172 @@
+// Server benchmark (`make bench`, after the matching one): bench/loadgen against `kefu serve`
+// and against the nlp.js `ws` peer (bench/peer-nlpjs/server.mjs), both on BANKING77's train
+// split as knowledge and asked its test split, on loopback, in the same run. Prints figures
+// and ratios. Every run is bounded (loadgen -d, plus its own hard limit).
+//
+// Environment: KEFU_DATA (../shared/data), KEFU_BUILD (build), BENCH_CONNS ("1000 10000"),
+// BENCH_TIME (seconds per run, 10), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer.
+import { spawn, execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const data = process.env.KEFU_DATA || path.resolve(root, '..', 'shared', 'data');
+const kefu = path.join(root, process.env.KEFU_BUILD || 'build', 'kefu');
+const loadgen = path.join(root, 'bench', 'loadgen');
+const conns = (process.env.BENCH_CONNS || '1000 10000').split(/\s+/).filter(Boolean).map(Number);
+const secs = Number(process.env.BENCH_TIME || 10);
+const noPeer = process.env.KEFU_BENCH_NO_PEER === '1';
+const train = path.join(data, 'banking77', 'train.tsv');
+const test = path.join(data, 'banking77', 'test.tsv');
+
+const LIMITS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
+  'burst_per_addr=1000000', 'max_conns_per_addr=30000', 'max_conns=30000', 'max_queue=64'];
+
+if (!existsSync(train)) {
+  console.error(`bench: no BANKING77 at ${data} (set KEFU_DATA)`);
+  process.exit(1);
+}
+let nlogs = 0;
+const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+execFileSync(path.join(root, 'bench', 'mkkb.sh'), [train, dir], { env: { ...process.env, KEFU: kefu } });
+
+// Starts a server, resolves { proc, pid, url, log } once it printed its URL.
+function start(cmd, args, opts = {}) {
+  return new Promise((resolve, reject) => {
+    // The log goes to a file, not a pipe: loadgen runs synchronously, and a pipe nobody drains
+    // meanwhile would block the server's writes to stderr, and with them its loop.
+    const logFile = path.join(dir, `log.${++nlogs}`);
+    const fd = openSync(logFile, 'w');
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', fd], ...opts });
+    closeSync(fd);
+    const s = { proc, pid: proc.pid, logFile, get log() { return readFileSync(logFile, 'utf8'); } };
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd}: no URL in 120 s\n${s.log}`)), 120000);
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/(\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        s.url = `ws://${m[1]}/ws`;
+        resolve(s);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}\n${s.log}`)));
+  });
+}
+
+function stop(s) {
+  return new Promise((resolve) => {
+    if (s.proc.exitCode !== null) return resolve();
+    const t = setTimeout(() => s.proc.kill('SIGKILL'), 10000);
+    s.proc.once('exit', () => { clearTimeout(t); resolve(); });
+    s.proc.kill('SIGTERM');
+  });
+}
+
+const startKefu = () => start(kefu, ['serve', '--listen', '127.0.0.1:0', '--db', path.join(dir, 'k.db'),
+  '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'), '--web', path.join(root, 'web'),
+  '--set', 'learned=2', '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])]);
+const startPeer = () => start('node', ['server.mjs', '--train', train], { cwd: path.join(root, 'bench', 'peer-nlpjs') });
+
+function load(s, label, n, extra = []) {
+  const args = ['-u', s.url, '-f', test, '-c', String(n), '-d', String(secs), '-w', '2',
+    '-p', String(s.pid), '--label', label, '--json', ...extra];
+  let out;
+  try {
+    out = execFileSync(loadgen, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 200000 });
+  } catch (e) {
+    console.error(`bench: loadgen failed (${e.signal || e.status}); the server's last log lines:\n${s.log.split('\n').slice(-15).join('\n')}`);
+    throw e;
+  }
+  const r = JSON.parse(out.trim().split('\n').pop());
+  console.error(`bench: ${label} c=${n}${extra.length ? ' ' + extra.join(' ') : ''}: ${r.answered_per_s.toFixed(0)}/s p99 ${r.p99_ms} ms`);
+  return r;
+}
+
+const results = { kefu: {}, peer: {} };
+const fixed = {};
+let reload = null;
+
+for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
+  if (process.env.BENCH_ONLY && process.env.BENCH_ONLY !== who) continue;
+  // A fresh server per connection count: its idle RSS is then really idle (a garbage
+  // collector shrinking the heap of an earlier run would make the per-connection figure lie).
+  for (const n of conns) {
+    const s = await (who === 'kefu' ? startKefu() : startPeer());
+    results[who][n] = load(s, who, n);
+    await stop(s);
+  }
+}
+
+// Latency at the same offered load: half of the slower system's closed-loop throughput at
+// the smallest connection count, as a fixed rate, for both.
+const n0 = conns[0];
+const maxes = Object.values(results).map((r) => r[n0]?.answered_per_s).filter((x) => x > 0);
+const rate = Math.max(100, Math.round(Math.min(...maxes) / 2 / 100) * 100);
+for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
+  if (!results[who][n0]) continue;
+  const s = await (who === 'kefu' ? startKefu() : startPeer());
+  fixed[who] = load(s, who, n0, ['-r', String(rate)]);
+  await stop(s);
+}
+
+// Hot reload of the same knowledge under closed-loop load: touch the kb file a third of the
+// way in; kefu rebuilds in the background and swaps between two events of its loop.
+if (results.kefu[n0]) {
+  const s = await startKefu();
+  const kbFile = path.join(dir, 'kb', 'banking77.md');
+  reload = load(s, 'kefu-reload', n0, ['--touch', kbFile, '--touch-at', String(secs / 3)]);
+  const m = /event=reload result=ok/.test(s.log);
+  reload.reloaded = m;
+  const t = [...s.log.matchAll(/^(\S+) \S+ event=(?:knowledge_loaded|reload) /gm)].map((x) => x[1]);
+  reload.reload_lines = t;
+  await stop(s);
+}
+
+const f = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Number(x).toFixed(d));
+console.log(`\nServer: bench/loadgen (C, lws client) on loopback; knowledge = BANKING77 train (77 entries),`);
+console.log(`questions = BANKING77 test; closed loop (next question when the reply arrives), ${secs} s per run`);
+console.log('system   conns   answered/s   p50_ms   p99_ms  p999_ms  errors  closed  rss_idle  rss_conns  kb/conn  rss_after');
+for (const n of conns) {
+  for (const who of ['kefu', 'peer']) {
+    const r = results[who][n];
+    if (!r) continue;
+    console.log(`${(who === 'peer' ? 'nlp.js' : who).padEnd(8)} ${String(n).padStart(5)}  ${f(r.answered_per_s, 0).padStart(11)}  ` +
+      `${f(r.p50_ms, 2).padStart(7)}  ${f(r.p99_ms, 2).padStart(7)}  ${f(r.p999_ms, 2).padStart(7)}  ` +
+      `${String(r.errors + r.conn_errors).padStart(6)}  ${String(r.closed_early).padStart(6)}  ` +
+      `${f(r.rss_idle_mb).padStart(8)}  ${f(r.rss_conns_mb).padStart(9)}  ${f(r.per_conn_kb > 0 ? r.per_conn_kb : null).padStart(7)}  ${f(r.rss_load_mb).padStart(9)}`);
+  }
+  const k = results.kefu[n];
+  const p = results.peer[n];
+  if (k && p) {
+    console.log(`         ratio  throughput ${f(k.answered_per_s / p.answered_per_s, 2)}x the peer, ` +
+      `p99 ${f(p.p99_ms / k.p99_ms, 2)}x lower, RSS with the connections ${f(p.rss_conns_mb / k.rss_conns_mb, 1)}x smaller`);
+  }
+}
+if (Object.keys(fixed).length) {
+  console.log(`\nSame offered load: ${rate} questions/s in all over ${n0} connections (half the slower system's maximum)`);
+  for (const who of ['kefu', 'peer']) {
+    const r = fixed[who];
+    if (!r) continue;
+    console.log(`${(who === 'peer' ? 'nlp.js' : who).padEnd(8)} answered ${f(r.answered_per_s, 0)}/s, p50 ${f(r.p50_ms, 2)} ms, ` +
+      `p99 ${f(r.p99_ms, 2)} ms, p999 ${f(r.p999_ms, 2)} ms, max ${f(r.max_ms, 2)} ms, skipped ${r.skipped}`);
+  }
+}
+if (reload) {
+  console.log(`\nHot reload under load (${n0} connections, closed loop, kb file touched at ${f(secs / 3)} s):`);
+  console.log(`  reloaded: ${reload.reloaded ? 'yes' : 'NO'}; connections dropped: ${reload.closed_early}; ` +
+    `longest pause in answers after the touch ${f(reload.max_gap_after_touch_ms)} ms (whole run ${f(reload.max_gap_ms)} ms); ` +
+    `slowest 100 ms window ${reload.min_100ms} answers; ${f(reload.answered_per_s, 0)}/s overall, p99 ${f(reload.p99_ms, 2)} ms, max ${f(reload.max_ms, 2)} ms`);
+}
+const big = results.kefu[Math.max(...conns)];
+const k0 = results.kefu[n0];
+const p0 = results.peer[n0];
+console.log('\ntargets (issue 8): 10,000 connections with RSS < 100 MB; >= 20,000 answered/s with p99 < 10 ms;');
+console.log('                   >= 3x the peer\'s throughput at no worse p99');
+if (big) console.log(`  kefu RSS with ${big.conns} connections: ${f(big.rss_conns_mb)} MB (after load ${f(big.rss_load_mb)} MB)`);
+if (k0) console.log(`  kefu best closed-loop throughput: ${f(Math.max(...Object.values(results.kefu).map((r) => r.answered_per_s)), 0)}/s`);
+if (k0 && p0) console.log(`  throughput ratio at ${n0} connections: ${f(k0.answered_per_s / p0.answered_per_s, 2)}x`);

@@ -1,0 +1,168 @@
+// Faults (issue 8): kill -9 under load, a database that cannot be written, clients that
+// never read, half-open handshakes and connection churn. Memory and connection counts are
+// measured from /proc and /healthz and held to generous bounds, never to a time.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { withServer, sleep, MULT } from './helper.mjs';
+
+const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
+  'burst_per_addr=1000000', 'max_conns_per_addr=2000',
+  // this test is about durability: every question gets a bot reply, none goes to a queue
+  'fallbacks_to_handoff=100'];
+const QS = ['我想退货', '退款多久到账', '钱多久能退回来', '今天天气怎么样', '怎么开发票'];
+
+const rssKb = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+async function healthz(s) {
+  const r = await fetch(`${s.url}/healthz`);
+  return r.json();
+}
+
+// Waits until pred(healthz) holds (an upper bound, scaled; not a speed test).
+async function healthUntil(s, pred, ms = 10000) {
+  const t0 = Date.now();
+  for (;;) {
+    const h = await healthz(s);
+    if (pred(h)) return h;
+    if (Date.now() - t0 > ms * MULT) throw new Error(`healthz never matched: ${JSON.stringify(h)}`);
+    await sleep(50);
+  }
+}
+
+test('kill -9 at a random moment under load: every ack is stored, every client resumes', () => withServer({ set: SETS }, async (s) => {
+  const N = 16;
+  const vs = await Promise.all(Array.from({ length: N }, () => s.visitor()));
+  const acked = [];
+  const st = vs.map(([c, w]) => ({ c, token: w.token, last: 0 }));
+  const loops = st.map(async (x, i) => {
+    for (let k = 0; k < 2000; k++) {
+      const id = `c${i}-m${k}`;
+      try {
+        x.c.send({ type: 'message', text: QS[(i + k) % QS.length], id });
+        const ack = await x.c.next((f) => f.type === 'ack' && f.id === id, 3000);
+        acked.push({ token: x.token, id, seq: ack.seq });
+        x.last = Math.max(x.last, ack.seq);
+        const reply = await x.c.next((f) => f.reply_to === ack.seq, 3000);
+        x.last = Math.max(x.last, reply.seq);
+      } catch {
+        return; // the server died under us
+      }
+    }
+  });
+  await sleep(300 + Math.random() * 700);
+  const exit = await s.kill9();
+  assert.equal(exit.signal, 'SIGKILL');
+  await Promise.all(loops);
+  assert.ok(acked.length > 0, 'some messages were acknowledged before the kill');
+  await s.start();
+  const rows = s.sql("SELECT c.token || ' ' || m.client_id || ' ' || m.seq FROM messages m " +
+    "JOIN conversations c ON c.id = m.conv_id WHERE m.dir = 'in';").trim().split('\n');
+  const stored = new Set(rows);
+  const missing = acked.filter((a) => !stored.has(`${a.token} ${a.id} ${a.seq}`));
+  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages lost`);
+  // Every client resumes where it was and goes on.
+  for (const x of st) {
+    const [c, w] = await s.visitor({ token: x.token, last_seq: x.last });
+    assert.equal(w.resumed, true);
+    assert.ok(w.seq >= x.last, `welcome.seq ${w.seq} >= ${x.last}`);
+    // frames after last_seq (an answer stored but not yet received) are replayed, then live
+    for (let q = x.last + 1; q <= w.seq; q++) assert.equal((await c.next()).seq, q);
+    const { ack, reply } = await c.ask('退款多久到账', 'after-restart');
+    assert.equal(ack.seq, w.seq + 1);
+    assert.equal(reply.entry, 'refund-time');
+    c.close();
+  }
+}));
+
+// Disk full: the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes SQLite's writes fail
+// with EFBIG once the database or its WAL reaches 200 KB, as a full disk would.
+const FSIZE = ['sh', '-c', 'trap "" XFSZ; ulimit -f 400 && exec "$@"', 'kefu-fsize'];
+
+test('disk full: error frame and an unsaved answer, nothing acknowledged that is not stored', () => withServer({ set: SETS, wrap: FSIZE }, async (s) => {
+  const [c] = await s.visitor({ lang: 'zh' });
+  const acked = [];
+  const failed = [];
+  for (let k = 0; k < 5000 && failed.length < 3; k++) {
+    const id = `m${k}`;
+    c.send({ type: 'message', text: QS[k % 2], id }); // both are answered by the kb
+    const f = await c.next((x) => (x.type === 'ack' || x.type === 'error') && x.id === id);
+    if (f.type === 'ack') {
+      acked.push(id);
+      await c.next((x) => x.reply_to === f.seq);
+      continue;
+    }
+    assert.equal(f.code, 'internal');
+    failed.push(id);
+    const ans = await c.next((x) => x.unsaved === 1);
+    assert.equal(ans.type, 'answer');
+    assert.ok(ans.text.length > 0);
+    assert.equal(ans.reply_to, undefined);
+    assert.equal(ans.seq, f.seq, 'an unsaved answer does not move the cursor');
+  }
+  assert.equal(failed.length, 3, 'the database filled up');
+  assert.equal(c.closed, null, 'the connection stays open');
+  assert.equal((await healthz(s)).status, 'ok');
+  const stored = new Set(s.sql("SELECT client_id FROM messages WHERE dir = 'in';").trim().split('\n'));
+  assert.deepEqual(acked.filter((id) => !stored.has(id)), [], 'every ack is stored');
+  assert.deepEqual(failed.filter((id) => stored.has(id)), [], 'failed frames are not stored');
+  c.close();
+}));
+
+test('slow readers, half-open handshakes and churn: memory and connections stay bounded', () => withServer({ set: [...SETS, 'max_queue=16'] }, async (s) => {
+  // Baseline after a first round of traffic, so lazily built state is already counted.
+  for (let i = 0; i < 20; i++) {
+    const [c] = await s.visitor();
+    await c.ask(QS[i % QS.length]);
+    c.close();
+  }
+  await healthUntil(s, (h) => h.connections === 0);
+  const rss0 = rssKb(s.proc.pid);
+
+  // 1. Clients that send and never read: kefu stops reading them (rx flow control) and keeps
+  // at most max_queue frames each.
+  const slow = [];
+  for (let i = 0; i < 10; i++) {
+    const [c] = await s.visitor();
+    c.ws._socket.pause();
+    for (let k = 0; k < 1500; k++) c.send({ type: 'message', text: QS[k % QS.length] });
+    slow.push(c);
+  }
+  // 2. Half-open: TCP connections that start a handshake and never finish it.
+  const port = Number(new URL(s.url).port);
+  const half = await Promise.all(Array.from({ length: 100 }, () => new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => {
+      sock.write('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n');
+      resolve(sock);
+    });
+    sock.on('error', () => {});
+    sock.once('error', reject);
+  })));
+  // Meanwhile a normal visitor is served.
+  await sleep(300);
+  const [v] = await s.visitor();
+  const { reply } = await v.ask('退款多久到账');
+  assert.equal(reply.entry, 'refund-time');
+  v.close();
+  const rssLoaded = rssKb(s.proc.pid);
+
+  // 3. Churn: 300 connections opened, greeted and closed, 20 at a time.
+  for (let b = 0; b < 15; b++) {
+    const batch = await Promise.all(Array.from({ length: 20 }, () => s.visitor()));
+    batch.forEach(([c]) => c.close());
+    await Promise.all(batch.map(([c]) => c.waitClose()));
+  }
+  for (const sock of half) sock.destroy();
+  for (const c of slow) c.ws.terminate();
+  const h = await healthUntil(s, (x) => x.connections === 0);
+  assert.equal(h.status, 'ok');
+  const rss1 = rssKb(s.proc.pid);
+  // Generous: 10 slow clients × 16 queued frames and 100 handshakes are well under 1 MB;
+  // the bound only catches growth with the number of frames sent or connections made.
+  assert.ok(rssLoaded - rss0 < 40 * 1024, `RSS under load grew by ${rssLoaded - rss0} KB`);
+  assert.ok(rss1 - rss0 < 40 * 1024, `RSS after churn grew by ${rss1 - rss0} KB`);
+  const [c] = await s.visitor();
+  assert.equal((await c.ask('我想退货')).ack.type, 'ack');
+  c.close();
+}));
