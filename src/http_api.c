@@ -12,9 +12,11 @@
 #include <string.h>
 
 #include "kefu/buf.h"
+#include "kefu/cli.h"
 #include "kefu/log.h"
 #include "kefu/mem.h"
 #include "kefu/proto.h"
+#include "kefu/report.h"
 
 #define API_MAX_BODY 4096
 
@@ -35,6 +37,94 @@ size_t kf_http_api_pss_size(void)
 const double kf_server__lat_bounds[KF_LAT_BUCKETS] = {
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 1, 1e300,
 };
+
+void kf_server__count_handoff(kf_server *s, const char *reason)
+{
+    kf_metrics *m = &s->m;
+    for (size_t i = 0; i < m->n_reasons; i++)
+        if (!strcmp(m->handoffs[i].reason, reason)) {
+            m->handoffs[i].n++;
+            return;
+        }
+    /* Reasons are rule names: a bounded set of label values, whatever the rules say. */
+    if (m->n_reasons < KF_METRIC_REASONS && strlen(reason) < sizeof(m->handoffs[0].reason) &&
+        strspn(reason, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") ==
+            strlen(reason)) {
+        snprintf(m->handoffs[m->n_reasons].reason, sizeof(m->handoffs[0].reason), "%s", reason);
+        m->handoffs[m->n_reasons++].n = 1;
+    } else {
+        m->handoffs_other++;
+    }
+}
+
+static int count_ticket(void *ud, const kf_ticket *t)
+{
+    (void)t;
+    ++*(size_t *)ud;
+    return 0;
+}
+
+/* The records part of /metrics (docs/metrics.md): live gauges from the desk and the store,
+ * and counters since the start. */
+static int metrics_records(kf_server *s, kf_buf *b)
+{
+    const kf_metrics *m = &s->m;
+    size_t queued = 0, held = 0, tickets = 0;
+    int rc = 0;
+    for (const kf_desk_case *dc = s->cases; dc; dc = dc->next) {
+        if (!strcmp(dc->c.state, "queued"))
+            queued++;
+        else
+            held++;
+    }
+    int tr = kf_store_ticket_list(s->store, 0, count_ticket, &tickets);
+    rc |= kf_buf_printf(b,
+                        "# HELP kefu_queue_length Conversations waiting for a person.\n"
+                        "# TYPE kefu_queue_length gauge\nkefu_queue_length %zu\n"
+                        "# HELP kefu_chats_held Conversations held by an agent.\n"
+                        "# TYPE kefu_chats_held gauge\nkefu_chats_held %zu\n",
+                        queued, held);
+    if (tr >= 0)
+        rc |= kf_buf_printf(b,
+                            "# HELP kefu_tickets_open Tickets not closed (open or claimed).\n"
+                            "# TYPE kefu_tickets_open gauge\nkefu_tickets_open %zu\n",
+                            tickets);
+    rc |= kf_buf_puts(b, "# HELP kefu_handoffs_total Handoff cases opened, by reason.\n"
+                         "# TYPE kefu_handoffs_total counter\n");
+    for (size_t i = 0; i < m->n_reasons; i++)
+        rc |= kf_buf_printf(b, "kefu_handoffs_total{reason=\"%s\"} %llu\n", m->handoffs[i].reason,
+                            (unsigned long long)m->handoffs[i].n);
+    if (m->handoffs_other)
+        rc |= kf_buf_printf(b, "kefu_handoffs_total{reason=\"other\"} %llu\n",
+                            (unsigned long long)m->handoffs_other);
+    rc |= kf_buf_printf(
+        b,
+        "# HELP kefu_feedback_total Ratings of bot answers.\n"
+        "# TYPE kefu_feedback_total counter\n"
+        "kefu_feedback_total{helpful=\"true\"} %llu\nkefu_feedback_total{helpful=\"false\"} %llu\n"
+        "# HELP kefu_csat Survey satisfaction answers (1-5): count and sum.\n"
+        "# TYPE kefu_csat summary\nkefu_csat_count %llu\nkefu_csat_sum %llu\n"
+        "# HELP kefu_csat_answers_total Survey satisfaction answers by score.\n"
+        "# TYPE kefu_csat_answers_total counter\n",
+        (unsigned long long)m->feedback[1], (unsigned long long)m->feedback[0],
+        (unsigned long long)m->surveys, (unsigned long long)m->csat_sum);
+    for (int i = 0; i < 5; i++)
+        rc |= kf_buf_printf(b, "kefu_csat_answers_total{score=\"%d\"} %llu\n", i + 1,
+                            (unsigned long long)m->csat[i]);
+    rc |= kf_buf_printf(b,
+                        "# HELP kefu_nps_answers_total Survey 0-10 recommendation answers by group.\n"
+                        "# TYPE kefu_nps_answers_total counter\n"
+                        "kefu_nps_answers_total{group=\"promoter\"} %llu\n"
+                        "kefu_nps_answers_total{group=\"passive\"} %llu\n"
+                        "kefu_nps_answers_total{group=\"detractor\"} %llu\n"
+                        "# HELP kefu_ces Survey effort answers (1-7): count and sum.\n"
+                        "# TYPE kefu_ces summary\nkefu_ces_count %llu\nkefu_ces_sum %llu\n",
+                        (unsigned long long)m->nps_promoters,
+                        (unsigned long long)(m->nps_n - m->nps_promoters - m->nps_detractors),
+                        (unsigned long long)m->nps_detractors, (unsigned long long)m->ces_n,
+                        (unsigned long long)m->ces_sum);
+    return rc;
+}
 
 static int metrics(kf_server *s, kf_buf *b)
 {
@@ -95,6 +185,7 @@ static int metrics(kf_server *s, kf_buf *b)
     for (int i = 0; i < KF_N_ERROR_CODES; i++)
         rc |= kf_buf_printf(b, "kefu_errors_total{code=\"%s\"} %llu\n", kf_server__error_codes[i],
                             (unsigned long long)m->errors[i]);
+    rc |= metrics_records(s, b);
     return rc ? KF_ENOMEM : KF_OK;
 }
 
@@ -304,6 +395,48 @@ static int logout(struct lws *wsi, kf_http_pss *p, kf_server *s, kf_obj *body)
     return json_response(wsi, p, 200, o);
 }
 
+/* GET /api/report?from=&to=&by= for agents (docs/metrics.md): the JSON of `kefu report`,
+ * with the agent's login token as "Authorization: Bearer". The report runs on the loop
+ * thread; a period of a month on a busy site takes tens of milliseconds (bench/report.mjs
+ * measures a year of 100,000 conversations), during which the loop waits. */
+static int api_report(struct lws *wsi, kf_http_pss *p, kf_server *s)
+{
+    char auth[128], from[64], to[64], by[64];
+    int64_t agent, expires, now = kf_store_now_ms();
+    kf_report_opts o;
+    kf_report *r = NULL;
+
+    if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncmp(auth, "Bearer ", 7) || !kf_store_token_valid(auth + 7) ||
+        kf_store_login_find(s->store, auth + 7, now, &agent, &expires) != KF_OK)
+        return json_response(wsi, p, 401, err_body("unauthorized", "an agent token is needed"));
+    kf_report_opts_init(&o, now);
+    /* The buffer gets the whole "name=value"; the value starts at the returned pointer. */
+    const char *f = lws_get_urlarg_by_name(wsi, "from=", from, sizeof(from));
+    const char *t = lws_get_urlarg_by_name(wsi, "to=", to, sizeof(to));
+    const char *b = lws_get_urlarg_by_name(wsi, "by=", by, sizeof(by));
+    if ((t && kf_report_parse_date(t, 1, &o.to_ms)) ||
+        (f && kf_report_parse_date(f, 0, &o.from_ms)))
+        return json_response(wsi, p, 400, err_body("bad_request", "dates are YYYY-MM-DD"));
+    if (t && !f)
+        o.from_ms = o.to_ms - 30LL * 86400000;
+    if (kf_report_parse_by(b, &o.by))
+        return json_response(wsi, p, 400, err_body("bad_request", "by: day, week, agent, entry"));
+    int rc = kf_report_run(s->store, &o, &r);
+    if (rc == KF_EINVAL || rc == KF_ELIMIT)
+        return json_response(wsi, p, 400,
+                             err_body("bad_request", rc == KF_EINVAL ? "from must come before to"
+                                                                     : "too many rows"));
+    if (rc)
+        return json_response(wsi, p, 500, err_body("internal", "could not read the records"));
+    p->body = kf_cli_report_json(r, 0);
+    kf_report_free(r);
+    if (!p->body)
+        return -1;
+    p->len = strlen(p->body);
+    return respond(wsi, p, 200, "application/json") ? -1 : 0;
+}
+
 static int api_body_done(struct lws *wsi, kf_http_pss *p, kf_server *s)
 {
     kf_obj *body = NULL;
@@ -352,6 +485,8 @@ int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
             lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL);
             return -1;
         }
+        if (!strcmp(uri, "/api/report"))
+            return api_report(wsi, p, s);
         if (!strcmp(uri, "/metrics")) {
             type = "text/plain; version=0.0.4; charset=utf-8";
             if (metrics(s, &b)) {

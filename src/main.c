@@ -19,6 +19,9 @@ static const struct {
     {"chat", kf_cli_chat, "talk to the bot on the terminal"},
     {"agent", kf_cli_agent, "manage agent accounts: add, list, passwd, disable, enable, demo"},
     {"import", kf_cli_import, "convert a question<TAB>answer export into a kb file"},
+    {"report", kf_cli_report, "figures of a period: automation, handoffs, to-do list, CSAT"},
+    {"purge", kf_cli_purge, "delete conversations older than a date (retention)"},
+    {"export", kf_cli_export, "print one conversation's stored data as JSON"},
 };
 
 static void usage(FILE *out)

@@ -524,6 +524,7 @@ out:
     kf_free(s.pending_error);
     kf_free(s.reload_errors);
     kf_engine_unref(s.engine);
+    kf_norm_free(s.norm);
     kf_store_close(s.store);
     addrs_free(&s);
     pthread_mutex_destroy(&s.mu);

@@ -237,6 +237,7 @@ int kf_desk__open_case(kf_server *s, int64_t conv, const char *reason, int urgen
     kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=queued reason=%s urgent=%d", (long long)conv,
            (long long)c.id, c.reason, c.urgent);
     kf_store_event_add(s->store, conv, "queued", c.reason, c.queued_ms);
+    kf_server__count_handoff(s, c.reason);
     *out = dc;
     return KF_OK;
 }

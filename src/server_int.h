@@ -16,6 +16,7 @@
 #include "kefu/handoff.h"
 #include "kefu/proto.h"
 #include "kefu/store.h"
+#include "kefu/text.h"
 
 #define KF_VISITOR_PROTOCOL "kefu.visitor.v1"
 #define KF_AGENT_PROTOCOL "kefu.agent.v1"
@@ -35,6 +36,8 @@ typedef struct kf_addr_slot {
 extern const char *const kf_server__error_codes[];
 #define KF_N_ERROR_CODES 18
 
+#define KF_METRIC_REASONS 16
+
 typedef struct kf_metrics {
     uint64_t conns_total;
     uint64_t conns_rejected;
@@ -47,6 +50,16 @@ typedef struct kf_metrics {
     uint64_t reloads_ok, reloads_failed;
     uint64_t errors[KF_N_ERROR_CODES];
     uint64_t closed_slow, closed_too_large;
+    /* records (docs/metrics.md): handoffs by reason (the first KF_METRIC_REASONS reasons
+     * seen; later ones count as "other"), surveys and ratings since the start */
+    struct {
+        char reason[32];
+        uint64_t n;
+    } handoffs[KF_METRIC_REASONS];
+    size_t n_reasons;
+    uint64_t handoffs_other;
+    uint64_t surveys, csat_sum, csat[5], nps_n, nps_promoters, nps_detractors, ces_n, ces_sum;
+    uint64_t feedback[2]; /* not helpful, helpful */
 } kf_metrics;
 
 extern const double kf_server__lat_bounds[KF_LAT_BUCKETS]; /* seconds; last is +Inf */
@@ -98,6 +111,7 @@ typedef struct kf_server {
     kf_addr_slot *addrs[KF_ADDR_BUCKETS];
     size_t n_addrs;
     kf_metrics m;
+    kf_norm *norm; /* made at the first message: the normalised text stored for reports */
     /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
     int64_t reload_ms;
     int reload_ok;
@@ -189,6 +203,8 @@ kf_presence kf_desk__presence(kf_server *s, kf_desk_agent *a);
 int kf_http_api_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                    size_t len);
 size_t kf_http_api_pss_size(void);
+/* Counts a handoff by reason for /metrics. */
+void kf_server__count_handoff(kf_server *s, const char *reason);
 
 /* ---- server.c ----------------------------------------------------------------- */
 

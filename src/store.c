@@ -202,3 +202,23 @@ int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms)
 {
     return s->ops->survey_add(s->be, sv, now_ms);
 }
+
+int kf_store_report_scan(kf_store *s, const kf_report_query *q, const kf_report_sink *k)
+{
+    return s->ops->report_scan(s->be, q, k);
+}
+
+int kf_store_purge(kf_store *s, int64_t before_ms, kf_purge_counts *out)
+{
+    return s->ops->purge(s->be, before_ms, out);
+}
+
+int kf_store_vacuum(kf_store *s)
+{
+    return s->ops->vacuum(s->be);
+}
+
+int kf_store_export_conv(kf_store *s, int64_t id, char **json)
+{
+    return s->ops->export_conv(s->be, id, json);
+}

@@ -27,8 +27,9 @@
 
 #include "kefu/log.h"
 #include "kefu/mem.h"
+#include "store_sqlite_int.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
@@ -131,6 +132,40 @@ static const char migrate_2_sql[] =
     " created INTEGER NOT NULL);"
     "UPDATE schema_version SET version = 2;";
 
+/* Version 2 -> 3: records and analysis (issue 7; docs/metrics.md). Each visitor row the bot
+ * decided on keeps the decision, its score and the normalised text (the editors' to-do list
+ * groups by it); a conversation keeps the time of its last row (closed = idle since), and a
+ * ticket the time it was closed. The indexes make a report cost what its period holds:
+ * conversations by start time, then each conversation's decided rows from one narrow partial
+ * index (messages_bot covers every column the report reads), never the wide message rows.
+ * Rows stored before version 3 get their decision from the bot frame that followed them;
+ * they have no normalised text, so they count in every rate but not in the to-do list. */
+static const char migrate_3_sql[] =
+    "ALTER TABLE conversations ADD COLUMN active INTEGER;"
+    "ALTER TABLE messages ADD COLUMN decision TEXT;"
+    "ALTER TABLE messages ADD COLUMN confidence REAL;"
+    "ALTER TABLE messages ADD COLUMN norm TEXT;"
+    "ALTER TABLE tickets ADD COLUMN closed INTEGER;"
+    "UPDATE conversations SET active = (SELECT max(created) FROM messages m"
+    " WHERE m.conv_id = conversations.id);"
+    "UPDATE messages SET (decision, confidence) = (SELECT o.kind, CASE o.kind WHEN 'answer' THEN"
+    " json_extract(o.frame, '$.confidence') END FROM messages o WHERE o.conv_id ="
+    " messages.conv_id AND o.seq = messages.seq + 1 AND o.dir = 'out' AND o.kind IN ('answer',"
+    " 'clarify', 'fallback', 'handoff', 'reply')) WHERE dir = 'in' AND kind = 'message';"
+    "UPDATE messages SET decision = 'chosen' WHERE dir = 'in' AND kind = 'choose';"
+    "CREATE INDEX conversations_created ON conversations(created);"
+    "CREATE INDEX messages_bot ON messages(conv_id, decision, confidence, entry, norm, created)"
+    " WHERE decision IS NOT NULL;"
+    "CREATE INDEX messages_norm ON messages(norm, created) WHERE decision IS NOT NULL;"
+    "CREATE INDEX feedback_conv ON feedback(conv_id);"
+    "CREATE INDEX tickets_conv ON tickets(conv_id);"
+    "CREATE INDEX tickets_created ON tickets(created);"
+    "CREATE INDEX tickets_open ON tickets(status) WHERE status != 'closed';"
+    "CREATE INDEX surveys_conv ON surveys(conv_id);"
+    "CREATE INDEX events_conv ON events(conv_id) WHERE conv_id IS NOT NULL;"
+    "CREATE INDEX events_created ON events(created);"
+    "UPDATE schema_version SET version = 3;";
+
 enum {
     ST_BEGIN,
     ST_COMMIT,
@@ -183,9 +218,11 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_CONV_UPDATE] = "UPDATE conversations SET lang = coalesce(?2, lang), page = coalesce(?3, "
                        "page), state = coalesce(?4, state) WHERE id = ?1",
     [ST_NEXT_SEQ] =
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        "UPDATE conversations SET last_seq = last_seq + 1, active = ?2 WHERE id = ?1 RETURNING "
+        "last_seq",
     [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
-                      "frame, created, reply_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      "frame, created, reply_to, decision, confidence, norm) VALUES (?1, ?2, ?3, "
+                      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_FEEDBACK_INSERT] = "INSERT INTO feedback(conv_id, seq, ref_seq, entry, helpful, created) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_FIND_CLIENT_ID] = "SELECT seq FROM messages WHERE conv_id = ?1 AND client_id = ?2",
@@ -232,7 +269,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "JOIN agents a ON a.id = n.agent_id WHERE n.conv_id = ?1 ORDER BY n.id",
     [ST_TICKET_INSERT] = "INSERT INTO tickets(conv_id, name, contact, text, status, created) "
                          "VALUES (nullif(?1, 0), ?2, ?3, ?4, 'open', ?5)",
-    [ST_TICKET_SAVE] = "UPDATE tickets SET status = ?2, agent_id = nullif(?3, 0) WHERE id = ?1",
+    [ST_TICKET_SAVE] = "UPDATE tickets SET status = ?2, agent_id = nullif(?3, 0), closed = CASE "
+                       "WHEN ?2 = 'closed' THEN coalesce(closed, ?4) END WHERE id = ?1",
     [ST_TICKET_ONE] = "SELECT id, conv_id, name, contact, text, status, agent_id, created FROM "
                       "tickets WHERE id = ?1",
     [ST_TICKET_OPEN] = "SELECT id, conv_id, name, contact, text, status, agent_id, created FROM "
@@ -434,6 +472,7 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
 {
     sqlite3_stmt *st = s->st[ST_NEXT_SEQ];
     sqlite3_bind_int64(st, 1, conv);
+    sqlite3_bind_int64(st, 2, now_ms);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *seq = sqlite3_column_int64(st, 0);
@@ -462,6 +501,12 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
         sqlite3_bind_int64(st, 10, reply_to);
     else
         sqlite3_bind_null(st, 10);
+    if (r->dir == KF_DIR_IN && r->decision) {
+        bind_text(st, 11, r->decision);
+        if (strcmp(r->decision, "chosen"))
+            sqlite3_bind_double(st, 12, r->confidence);
+        bind_text(st, 13, r->norm);
+    }
     if ((rc = run(s, ST_MSG_INSERT)))
         return rc;
     if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
@@ -923,6 +968,7 @@ static int sq_ticket_save(void *be, const kf_ticket *t)
     sqlite3_bind_int64(st, 1, t->id);
     sqlite3_bind_text(st, 2, t->status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, t->agent);
+    sqlite3_bind_int64(st, 4, kf_store_now_ms());
     return run(s, ST_TICKET_SAVE);
 }
 
@@ -971,6 +1017,28 @@ static int sq_survey_add(void *be, const kf_survey *sv, int64_t now_ms)
     return rc == SQLITE_DONE ? KF_OK : fail_db(s, "add survey");
 }
 
+/* ---- records: the queries live in store_sqlite_report.c ------------------------- */
+
+static int sq_report_scan(void *be, const kf_report_query *q, const kf_report_sink *k)
+{
+    return kf_store_sqlite__report(((sq *)be)->db, q, k);
+}
+
+static int sq_purge(void *be, int64_t before_ms, kf_purge_counts *out)
+{
+    return kf_store_sqlite__purge(((sq *)be)->db, before_ms, out);
+}
+
+static int sq_vacuum(void *be)
+{
+    return kf_store_sqlite__vacuum(((sq *)be)->db);
+}
+
+static int sq_export_conv(void *be, int64_t id, char **json)
+{
+    return kf_store_sqlite__export(((sq *)be)->db, id, json);
+}
+
 static const kf_store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1002,6 +1070,10 @@ static const kf_store_ops sqlite_ops = {
     .ticket_save = sq_ticket_save,
     .ticket_list = sq_ticket_list,
     .survey_add = sq_survey_add,
+    .report_scan = sq_report_scan,
+    .purge = sq_purge,
+    .vacuum = sq_vacuum,
+    .export_conv = sq_export_conv,
 };
 
 static int exec(sq *s, const char *sql, char *err, size_t errlen)
@@ -1044,6 +1116,13 @@ static int check_version(sq *s, char *err, size_t errlen)
         if (!fresh)
             kf_log(KF_LOG_INFO, "store: database schema upgraded from version 1 to 2");
         v = 2;
+    }
+    if (v == 2) {
+        if (exec(s, migrate_3_sql, err, errlen))
+            goto out;
+        if (!fresh)
+            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 2 to 3");
+        v = 3;
     }
     if (v != SCHEMA_VERSION) {
         snprintf(err, errlen, "database schema version %d, this kefu knows %d", v, SCHEMA_VERSION);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kefu/buf.h"
 #include "kefu/log.h"
 #include "kefu/mem.h"
 #include "kefu/proto.h"
@@ -580,12 +581,24 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         return;
     }
     kf_out *reply = decision_frame(p, &m, 0);
+    /* For reports (docs/metrics.md): the engine's own decision (a miss stays a fallback even
+     * when it sends the visitor to a person), its score, and the normalised text that the
+     * editors' to-do list groups by. A failed normalisation only leaves the text out. */
+    kf_buf norm;
+    kf_buf_init(&norm);
+    if (!s->norm)
+        s->norm = kf_norm_new(NULL);
+    if (s->norm && kf_norm_text(s->norm, f->text, f->text_len, 0, &norm))
+        kf_buf_cleanup(&norm);
     kf_store_row in = {.dir = KF_DIR_IN,
                        .kind = "message",
                        .client_id = f->id,
                        .text = f->text,
                        .entry = m.decision == KF_DECISION_ANSWER && m.entry ? m.entry->id : NULL,
-                       .helpful = -1};
+                       .helpful = -1,
+                       .decision = kf_decision_name(m.decision),
+                       .confidence = m.confidence,
+                       .norm = norm.data ? norm.data : ""};
     if (kf_log_get_level() >= KF_LOG_DEBUG || s->cfg->log_text)
         kf_log(KF_LOG_INFO,
                "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f text=%.*s",
@@ -600,6 +613,7 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     else
         commit_and_send(p, &in, "message", reply, in.entry);
     kf_out_free(reply);
+    kf_buf_cleanup(&norm);
     if (rc == KF_OK)
         kf_match_cleanup(&m);
     p->last_text = NULL;
@@ -633,7 +647,8 @@ static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0, 0);
     kf_store_row in = {
-        .dir = KF_DIR_IN, .kind = "choose", .client_id = f->id, .entry = e->id, .helpful = -1};
+        .dir = KF_DIR_IN, .kind = "choose", .client_id = f->id, .entry = e->id, .helpful = -1,
+        .decision = "chosen"};
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=choose entry=%s", (unsigned long long)p->id,
            (long long)p->conv.id, e->id);
     if (!reply)
@@ -683,6 +698,7 @@ static void on_feedback(kf_ws_visitor_pss *p, kf_in_frame *f)
                        .ref_seq = f->seq};
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=feedback helpful=%d entry=%s",
            (unsigned long long)p->id, (long long)p->conv.id, f->helpful, entry ? entry : "-");
+    p->srv->m.feedback[f->helpful ? 1 : 0]++;
     commit_and_send(p, &in, "feedback", NULL, NULL);
 }
 
@@ -726,6 +742,18 @@ static void on_survey(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=survey csat=%d", (long long)p->conv.id,
            (long long)x.case_id, f->csat);
+    s->m.surveys++;
+    s->m.csat_sum += (uint64_t)f->csat;
+    s->m.csat[f->csat - 1]++;
+    if (f->nps >= 0) {
+        s->m.nps_n++;
+        s->m.nps_promoters += f->nps >= 9;
+        s->m.nps_detractors += f->nps <= 6;
+    }
+    if (f->ces >= 0) {
+        s->m.ces_n++;
+        s->m.ces_sum += (uint64_t)f->ces;
+    }
     kf_store_row in = {
         .dir = KF_DIR_IN, .kind = "survey", .client_id = f->id, .text = f->comment, .helpful = -1};
     commit_and_send(p, &in, "survey", NULL, NULL);

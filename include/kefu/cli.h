@@ -14,6 +14,14 @@ int kf_cli_eval(int argc, char **argv);
 int kf_cli_chat(int argc, char **argv);
 int kf_cli_import(int argc, char **argv);
 int kf_cli_agent(int argc, char **argv);
+int kf_cli_report(int argc, char **argv);
+int kf_cli_purge(int argc, char **argv);
+int kf_cli_export(int argc, char **argv);
+
+struct kf_report;
+/* The report as the JSON document of `kefu report --format json` and GET /api/report
+ * (docs/metrics.md). kf_malloc'd text, or NULL on ENOMEM. */
+char *kf_cli_report_json(const struct kf_report *r, int pretty);
 
 /* ---- shared by the commands (cli_common.c) ---- */
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "kefu/err.h"
+#include "kefu/store_report.h"
 
 /* A session token: 128 random bits as 32 lower-case hex digits. */
 #define KF_TOKEN_HEX 32
@@ -103,6 +104,12 @@ typedef struct kf_store_row {
                               answers (KF_STORE_REF_PREV: the row before it in the same
                               append); 0: none */
     int64_t created_ms;    /* set by the store */
+    /* in, for reports (schema 3): the bot's decision on this row ("answer", "clarify",
+     * "fallback", "handoff", "reply"; "chosen" for a choose row; NULL: none, e.g. a message
+     * to a person), the score behind it, and the text as the engine normalised it. */
+    const char *decision;
+    double confidence;
+    const char *norm;
 } kf_store_row;
 
 /* Returns 0 to continue, non-zero to stop (replay then returns that value). */
@@ -171,6 +178,21 @@ typedef struct kf_store_ops {
     int (*ticket_list)(void *be, int64_t id, kf_store_ticket_cb cb, void *ud);
     /* KF_EINVAL when this case already has a survey answer. */
     int (*survey_add)(void *be, const kf_survey *sv, int64_t now_ms);
+
+    /* ---- records (schema version 3; store_report.h) ---- */
+    /* Delivers the rows of a period to the sink (conversations, cases, entries, to-do
+     * groups, tickets, in that order). Returns KF_OK, a callback's non-zero value or KF_E*.
+     * Read-only; cost grows with the period, not the database (indexes on start time). */
+    int (*report_scan)(void *be, const kf_report_query *q, const kf_report_sink *k);
+    /* Deletes, in one transaction, every conversation started and last active before
+     * before_ms that has no open case, with its messages, feedback, cases, surveys, notes and
+     * tickets; and every event older than before_ms. Counts go to out. */
+    int (*purge)(void *be, int64_t before_ms, kf_purge_counts *out);
+    /* Gives the freed pages back to the file system (slow; takes a lock). */
+    int (*vacuum)(void *be);
+    /* Everything stored about one conversation as a JSON object text (kf_malloc'd, the
+     * caller's), without its session token. KF_ENOTFOUND. */
+    int (*export_conv)(void *be, int64_t id, char **json);
 } kf_store_ops;
 
 typedef struct kf_store {
@@ -235,6 +257,10 @@ int kf_store_ticket_add(kf_store *s, kf_ticket *t);
 int kf_store_ticket_save(kf_store *s, const kf_ticket *t);
 int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *ud);
 int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms);
+int kf_store_report_scan(kf_store *s, const kf_report_query *q, const kf_report_sink *k);
+int kf_store_purge(kf_store *s, int64_t before_ms, kf_purge_counts *out);
+int kf_store_vacuum(kf_store *s);
+int kf_store_export_conv(kf_store *s, int64_t id, char **json);
 
 /* Wall-clock milliseconds since the epoch (for created_ms). */
 int64_t kf_store_now_ms(void);
