@@ -95,3 +95,19 @@ test('reload status: a broken edit shows its file:line errors; the fix clears th
   await page.waitForFunction(() => document.querySelector('#reload .badge')?.textContent === 'ok');
   assert.equal(await page.$$eval('#reload li', (n) => n.length), 0);
 }));
+
+test('unanswered questions: the misses of the last 30 days, most frequent first, with examples', async () => {
+  for (const q of ['股票代码多少', '股票代码多少？', 'quantum chromodynamics lecture']) {
+    const [c] = await s.visitor({ lang: 'auto' });
+    const { reply } = await c.ask(q, 'u1');
+    assert.equal(reply.type, 'fallback', q);
+    c.close();
+  }
+  await withPage('/kb/', async (page) => {
+    await page.waitForSelector('#unanswered ol li');
+    const items = await page.$$eval('#unanswered ol > li', (l) => l.map((x) => x.textContent));
+    assert.match(items[0], /^股票代码多少 ×2/);
+    assert.ok(items[0].includes('股票代码多少？'), items[0]);
+    assert.ok(items.some((t) => /^quantum chromodynamics lecture ×1/.test(t)), JSON.stringify(items));
+  });
+});

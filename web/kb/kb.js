@@ -158,27 +158,29 @@
   $('reload-refresh').addEventListener('click', reloadStatus);
 
   /* ---- unanswered questions ---- */
-  // TODO(issue 7): GET /api/unanswered (fallback events ranked by frequency, with their latest
-  // examples) comes with the reports of issue 7; until the server has it this section says so.
+  // The editors' to-do list of `kefu report` (docs/metrics.md): questions the bot missed,
+  // could only clarify or answered with low confidence over the last 30 days, grouped by
+  // their normalised text, most frequent first, with the latest examples.
   function unanswered() {
-    return api('/api/unanswered').then(function (r) {
+    var from = new Date(Date.now() - 30 * 86400000).toISOString().slice(0, 10);
+    return api('/api/report?from=' + from).then(function (r) {
       var box = $('unanswered');
       box.textContent = '';
-      if (r.status !== 200 || !Array.isArray(r.body.items)) throw new Error('n/a');
-      if (!r.body.items.length) { box.appendChild(el('p', 'muted', '没有 · none')); return; }
+      if (r.status !== 200 || !Array.isArray(r.body.todo)) throw new Error('n/a');
+      if (!r.body.todo.length) { box.appendChild(el('p', 'muted', '没有 · none')); return; }
       var ol = el('ol');
-      r.body.items.forEach(function (it) {
+      r.body.todo.forEach(function (it) {
         var li = el('li');
         li.appendChild(el('strong', null, it.text));
         li.appendChild(document.createTextNode(' ×' + it.count));
-        (it.examples || []).forEach(function (x) { li.appendChild(el('div', 'ex', x)); });
+        (it.examples || []).forEach(function (x) { li.appendChild(el('div', 'ex', x.text)); });
         ol.appendChild(li);
       });
       box.appendChild(ol);
     }).catch(function (err) {
       if (err.message === 'unauthorized') return;
       $('unanswered').textContent = '';
-      $('unanswered').appendChild(el('p', 'muted', '服务器尚未提供此列表（`kefu report` 之后提供）。Not served yet: comes with the reports (`kefu report`).'));
+      $('unanswered').appendChild(el('p', 'muted', '暂时无法读取报表。The report could not be read.'));
     });
   }
 
