@@ -109,6 +109,8 @@ static const cfg_key keys[] = {
     {"hours.sun", T_STR, F(hours[0]), "00:00-24:00", 0, 0, NULL, 0, "... on Sundays"},
     {"survey_question", T_STR, F(survey_question), "您对本次服务满意吗？", 0, 0, NULL, 0,
      "the satisfaction (CSAT 1-5) question sent when an agent closes a conversation"},
+    {"survey_question_en", T_STR, F(survey_question_en), "How satisfied are you with our service?",
+     0, 0, NULL, 0, "the same question for conversations in English"},
     {"survey_nps", T_BOOL, F(survey_nps), "no", 0, 0, NULL, 0,
      "yes: the survey also asks the 0-10 recommendation (NPS) question"},
     {"survey_ces", T_BOOL, F(survey_ces), "no", 0, 0, NULL, 0,

@@ -506,16 +506,22 @@ int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how)
     if (agent)
         released(s, dc, agent, how);
     case_unlink(s, dc);
+    kf_conv cv;
+    int en = kf_store_conv_get(s->store, conv, &cv) == KF_OK && !strcmp(cv.lang, "en");
     if (!strcmp(how, "handback")) {
-        visitor_says(s, conv, "bot_back", "text", "人工客服已结束接待，如有其他问题可以继续问我。");
+        visitor_says(s, conv, "bot_back", "text",
+                     en ? "The agent has finished; I am back if you have more questions."
+                        : "人工客服已结束接待，如有其他问题可以继续问我。");
     } else if (!strcmp(how, "close")) {
-        visitor_says(s, conv, "closed", "text", "本次服务已结束，感谢您的耐心。");
+        visitor_says(s, conv, "closed", "text",
+                     en ? "This conversation is closed. Thank you for your patience."
+                        : "本次服务已结束，感谢您的耐心。");
         kf_out *sv = kf_out_new("survey");
         kf_out *q = kf_out_new(NULL);
         int r = sv && q ? KF_OK : KF_ENOMEM;
         r = r ? r : kf_out_set_int(sv, "case", case_id);
         r = r ? r : kf_out_set_str(q, "id", "csat");
-        r = r ? r : kf_out_set_str(q, "text", s->cfg->survey_question);
+        r = r ? r : kf_out_set_str(q, "text", en ? s->cfg->survey_question_en : s->cfg->survey_question);
         r = r ? r : kf_out_set_int(q, "min", 1);
         r = r ? r : kf_out_set_int(q, "max", 5);
         r = r ? r : kf_out_set_bool(q, "comment", 1);
@@ -525,7 +531,9 @@ int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how)
             kf_out *n = kf_out_new(NULL);
             r = n ? KF_OK : KF_ENOMEM;
             r = r ? r : kf_out_set_str(n, "id", "nps");
-            r = r ? r : kf_out_set_str(n, "text", "您有多大可能把我们推荐给朋友？");
+            r = r ? r : kf_out_set_str(n, "text",
+                                       en ? "How likely are you to recommend us to a friend?"
+                                          : "您有多大可能把我们推荐给朋友？");
             r = r ? r : kf_out_set_int(n, "min", 0);
             r = r ? r : kf_out_set_int(n, "max", 10);
             r = r ? r : kf_out_push(sv, "questions", n);
@@ -534,7 +542,9 @@ int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how)
             kf_out *c = kf_out_new(NULL);
             r = c ? KF_OK : KF_ENOMEM;
             r = r ? r : kf_out_set_str(c, "id", "ces");
-            r = r ? r : kf_out_set_str(c, "text", "解决问题容易吗？");
+            r = r ? r : kf_out_set_str(c, "text",
+                                       en ? "How easy was it to get your problem solved?"
+                                          : "解决问题容易吗？");
             r = r ? r : kf_out_set_int(c, "min", 1);
             r = r ? r : kf_out_set_int(c, "max", 7);
             r = r ? r : kf_out_push(sv, "questions", c);

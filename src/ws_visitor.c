@@ -580,6 +580,12 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         send_error(p, KF_PE_INTERNAL, "could not process the message; send it again", f->id, -1);
         return;
     }
+    /* A visitor who lets kefu detect the language (hello lang "auto") is answered in the
+     * language of their latest question; the conversation remembers it, so that a clicked
+     * option and what agents and the desk send later use it too. */
+    if (p->lang == KF_LANG_NONE && strcmp(p->conv.lang, kf_lang_name(m.lang)) != 0 &&
+        kf_store_conv_update(s->store, p->conv.id, kf_lang_name(m.lang), NULL, NULL) == KF_OK)
+        snprintf(p->conv.lang, sizeof(p->conv.lang), "%s", kf_lang_name(m.lang));
     kf_out *reply = decision_frame(p, &m, 0);
     /* For reports (docs/metrics.md): the engine's own decision (a miss stays a fallback even
      * when it sends the visitor to a person), its score, and the normalised text that the

@@ -60,6 +60,7 @@ typedef struct kf_config {
     char *timezone; /* "" = the machine's */
     char *hours[7]; /* by tm_wday (0 = Sunday): "HH:MM-HH:MM" or "closed" */
     char *survey_question;
+    char *survey_question_en;
     int survey_nps, survey_ces;
 } kf_config;
 

@@ -404,3 +404,23 @@ test('security: no token, bad and expired tokens, logout, brute force, visitor s
   assert.ok(!s.stderr.includes(PW) && !s.stderr.includes('wrong0'));
   v.close();
 }));
+
+test('an English conversation gets the desk in English: back to the bot, closed, survey', () => withServer({ set: [...SETS, 'survey_nps=yes'] }, async (s) => {
+  addAgent(s, 'amy');
+  const a = await agent(s, 'amy');
+  const [v] = await s.visitor({ lang: 'auto' });
+  await v.ask('i want a real person', 'e1');
+  const asg = await a.next('assigned');
+  await v.next('agent_joined');
+  a.send({ type: 'handback', conv: asg.conv, id: 'h1' });
+  assert.match((await v.next('bot_back')).text, /^The agent has finished/);
+  await v.ask('i want a real person', 'e2');
+  await nextWhere(a, 'assigned', (f) => f.conv === asg.conv);
+  a.send({ type: 'close', conv: asg.conv, id: 'c1' });
+  assert.match((await v.next('closed')).text, /^This conversation is closed/);
+  const sv = await v.next('survey');
+  assert.deepEqual(sv.questions.map((q) => q.text),
+    ['How satisfied are you with our service?', 'How likely are you to recommend us to a friend?']);
+  v.close();
+  a.close();
+}));

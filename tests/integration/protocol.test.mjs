@@ -126,3 +126,19 @@ test('a resent message (same id) is acknowledged again, not answered twice', () 
   assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '1');
   c.close();
 }));
+
+test('lang auto: the language of the latest question also answers a chosen option', () => withServer({ set: SETS }, async (s) => {
+  const [c] = await s.visitor({ lang: 'auto' });
+  const { reply } = await c.ask('how long does a refund take', 'e1');
+  assert.equal(reply.type, 'answer');
+  assert.equal(reply.lang, 'en');
+  c.send({ type: 'choose', entry: 'refund-progress', id: 'e2' });
+  await c.next('ack');
+  const ans = await c.next('answer');
+  assert.equal(ans.entry, 'refund-progress');
+  assert.equal(ans.lang, 'en');
+  assert.match(ans.text, /[A-Za-z]/);
+  assert.doesNotMatch(ans.text, /[\u4e00-\u9fff]/);
+  assert.equal(s.sql(`SELECT lang FROM conversations`).trim(), 'en');
+  c.close();
+}));
