@@ -158,3 +158,11 @@ test('make install honours PREFIX and DESTDIR', () => {
     rmSync(dest, { recursive: true });
   }
 });
+
+test('kefu.conf.example is what `kefu config --example` prints, and it checks clean', () => {
+  const r = run(['config', '--example']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, readFileSync(path.join(root, 'kefu.conf.example'), 'utf8'),
+    'regenerate it: build/kefu config --example > kefu.conf.example');
+  assert.equal(run(['config', '--check', path.join(root, 'kefu.conf.example')]).code, 0);
+});
