@@ -4,6 +4,7 @@
  * queue drained one lws_write per WRITEABLE (as ws_visitor.c), and the meaning of each agent
  * frame. The desk's state and its frames are server_desk.c's. */
 #include "server_int.h"
+#include "ws_out.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,11 +15,6 @@
 #define AUTH_TIMEOUT_S 10
 #define AGENT_QUEUE_MIN 256 /* agents receive broadcasts: more room than a visitor */
 #define CLOSE_UNAUTHORIZED 4001
-
-typedef struct qitem {
-    char *buf;
-    size_t len;
-} qitem;
 
 typedef struct kf_ws_agent_pss {
     struct lws *wsi;
@@ -31,8 +27,7 @@ typedef struct kf_ws_agent_pss {
     char *rx;
     size_t rx_len, rx_cap;
     int rx_binary;
-    qitem *q;
-    size_t q_head, q_n, q_cap;
+    kf_wsq q; /* outgoing frames */
     int close_code;
     char close_reason[100];
 } kf_ws_agent_pss;
@@ -43,15 +38,6 @@ size_t kf_ws_agent_pss_size(void)
 }
 
 /* ---- outgoing ----------------------------------------------------------------- */
-
-static void queue_clear(kf_ws_agent_pss *p)
-{
-    while (p->q_n) {
-        kf_free(p->q[p->q_head].buf);
-        p->q_head = (p->q_head + 1) % p->q_cap;
-        p->q_n--;
-    }
-}
 
 static void start_close(kf_ws_agent_pss *p, int code, const char *reason)
 {
@@ -68,20 +54,17 @@ static void start_close(kf_ws_agent_pss *p, int code, const char *reason)
 static void send_out(kf_ws_agent_pss *p, const kf_out *o)
 {
     size_t len = 0;
-    if (p->close_code || !p->q)
+    if (p->close_code || !p->q.cap)
         return;
     char *buf = kf_out_dump_plain(o, LWS_PRE, &len);
     if (!buf)
         return;
-    if (p->q_n >= p->q_cap) {
-        kf_free(buf);
-        queue_clear(p);
+    if (kf_wsq_push(&p->q, buf, len) == KF_ELIMIT) {
+        kf_wsq_clear(&p->q);
         kf_log(KF_LOG_WARN, "agent=%lld event=close reason=slow_reader", (long long)p->agent);
         start_close(p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow reader: outgoing queue full");
         return;
     }
-    p->q[(p->q_head + p->q_n) % p->q_cap] = (qitem){buf, len};
-    p->q_n++;
     lws_callback_on_writable(p->wsi);
 }
 
@@ -560,12 +543,8 @@ static void on_established(kf_ws_agent_pss *p, struct lws *wsi, kf_server *s)
     p->pprev = &s->agent_conns;
     s->agent_conns = p;
     s->n_agent_conns++;
-    p->q_cap = (size_t)s->cfg->max_queue * 4;
-    if (p->q_cap < AGENT_QUEUE_MIN)
-        p->q_cap = AGENT_QUEUE_MIN;
-    p->q = kf_calloc(p->q_cap, sizeof(*p->q));
-    if (!p->q) {
-        p->q_cap = 0;
+    size_t cap = (size_t)s->cfg->max_queue * 4;
+    if (kf_wsq_init(&p->q, cap < AGENT_QUEUE_MIN ? AGENT_QUEUE_MIN : cap)) {
         start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return;
     }
@@ -577,10 +556,8 @@ static void on_closed(kf_ws_agent_pss *p, kf_server *s)
 {
     if (!p->established)
         return;
-    queue_clear(p);
-    kf_free(p->q);
+    kf_wsq_cleanup(&p->q);
     kf_free(p->rx);
-    p->q = NULL;
     p->rx = NULL;
     *p->pprev = p->next;
     if (p->next)
@@ -598,15 +575,11 @@ static void on_closed(kf_ws_agent_pss *p, kf_server *s)
 
 static int on_writeable(kf_ws_agent_pss *p)
 {
-    if (p->q_n > 0) {
-        qitem it = p->q[p->q_head];
-        p->q_head = (p->q_head + 1) % p->q_cap;
-        p->q_n--;
-        int n = lws_write(p->wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
-        kf_free(it.buf);
-        if (n < (int)it.len)
-            return -1;
-        if (p->q_n > 0 || p->close_code)
+    int w = kf_wsq_write_one(&p->q, p->wsi);
+    if (w < 0)
+        return -1;
+    if (w > 0) {
+        if (p->q.n > 0 || p->close_code)
             lws_callback_on_writable(p->wsi);
         return 0;
     }

@@ -10,6 +10,7 @@
  * queued directly: the replay cursor simply extends to them, so the visitor sees every seq
  * once and in order. */
 #include "server_int.h"
+#include "ws_out.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,8 +40,7 @@ typedef struct kf_ws_visitor_pss {
     size_t rx_len, rx_cap;
     int rx_binary;
     /* outbound queue (ring) */
-    qitem *q;
-    size_t q_head, q_n, q_cap;
+    kf_wsq q; /* outgoing frames */
     /* conversation */
     int have_conv;
     kf_conv conv;
@@ -86,15 +86,6 @@ size_t kf_ws_visitor_pss_size(void)
 
 /* ---- outgoing queue ----------------------------------------------------------- */
 
-static void queue_clear(kf_ws_visitor_pss *p)
-{
-    while (p->q_n) {
-        kf_free(p->q[p->q_head].buf);
-        p->q_head = (p->q_head + 1) % p->q_cap;
-        p->q_n--;
-    }
-}
-
 static void start_close(kf_ws_visitor_pss *p, int code, const char *reason)
 {
     if (p->close_code)
@@ -117,22 +108,19 @@ static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
         kf_free(buf);
         return KF_EINVAL;
     }
-    if (p->q_n >= p->q_cap) {
-        kf_free(buf);
-        queue_clear(p);
+    if (kf_wsq_push(&p->q, buf, len) == KF_ELIMIT) {
+        kf_wsq_clear(&p->q);
         p->srv->m.closed_slow++;
         kf_log(KF_LOG_WARN, "conn=c%llu conv=%lld event=close reason=slow_reader queued=%zu",
-               (unsigned long long)p->id, (long long)p->conv.id, p->q_cap);
+               (unsigned long long)p->id, (long long)p->conv.id, p->q.cap);
         start_close(p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow reader: outgoing queue full");
         return KF_ELIMIT;
     }
-    p->q[(p->q_head + p->q_n) % p->q_cap] = (qitem){buf, len};
-    p->q_n++;
     /* Backpressure: a client that sends faster than it reads stops being read (as in lws's
      * echo example) long before the bound; one frame in gives at most three frames out, so
      * its own input can never overflow the queue. The bound is for the frames it did not ask
      * for (replays are paced separately; agents' messages, later). */
-    if (!p->rx_paused && p->q_n >= p->q_cap / 2) {
+    if (!p->rx_paused && p->q.n >= p->q.cap / 2) {
         p->rx_paused = 1;
         lws_rx_flow_control(p->wsi, 0);
     }
@@ -196,8 +184,8 @@ static int replay_row(void *ud, const kf_store_row *r)
  * frames (errors). Called when the queue has room. */
 static void replay_pump(kf_ws_visitor_pss *p)
 {
-    while (!p->close_code && p->replay_after < p->replay_until && p->q_n < p->q_cap / 2) {
-        size_t room = p->q_cap / 2 - p->q_n;
+    while (!p->close_code && p->replay_after < p->replay_until && p->q.n < p->q.cap / 2) {
+        size_t room = p->q.cap / 2 - p->q.n;
         int n = kf_store_replay(p->srv->store, p->conv.id, p->replay_after, room, replay_row, p);
         if (n <= 0) {
             if (n < 0)
@@ -1011,10 +999,7 @@ static void on_established(kf_ws_visitor_pss *p, struct lws *wsi, kf_server *s)
     s->conns = p;
     s->n_conns++;
     s->m.conns_total++;
-    p->q_cap = (size_t)c->max_queue;
-    p->q = kf_calloc(p->q_cap, sizeof(*p->q));
-    if (!p->q) {
-        p->q_cap = 0;
+    if (kf_wsq_init(&p->q, (size_t)c->max_queue)) {
         start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
         return;
     }
@@ -1041,10 +1026,8 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
         return;
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=close", (unsigned long long)p->id,
            (long long)p->conv.id);
-    queue_clear(p);
-    kf_free(p->q);
+    kf_wsq_cleanup(&p->q);
     kf_free(p->rx);
-    p->q = NULL;
     p->rx = NULL;
     if (p->slot)
         p->slot->conns--;
@@ -1058,23 +1041,19 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
 
 static int on_writeable(kf_ws_visitor_pss *p)
 {
-    if (p->q_n == 0 && !p->close_code)
+    if (p->q.n == 0 && !p->close_code)
         replay_pump(p);
-    if (p->q_n > 0) {
-        qitem it = p->q[p->q_head];
-        p->q_head = (p->q_head + 1) % p->q_cap;
-        p->q_n--;
-        int n = lws_write(p->wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
-        kf_free(it.buf);
-        if (n < (int)it.len)
-            return -1;
-        if (p->q_n < p->q_cap / 2 && !p->close_code)
+    int w = kf_wsq_write_one(&p->q, p->wsi);
+    if (w < 0)
+        return -1;
+    if (w > 0) {
+        if (p->q.n < p->q.cap / 2 && !p->close_code)
             replay_pump(p);
-        if (p->rx_paused && p->q_n <= p->q_cap / 4) {
+        if (p->rx_paused && p->q.n <= p->q.cap / 4) {
             p->rx_paused = 0;
             lws_rx_flow_control(p->wsi, 1);
         }
-        if (p->q_n > 0 || p->close_code)
+        if (p->q.n > 0 || p->close_code)
             lws_callback_on_writable(p->wsi);
         return 0;
     }
