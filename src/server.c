@@ -496,7 +496,15 @@ int kf_server_run(const kf_config *cfg)
     for (int i = 0; i < 200 && !atomic_load(&s.bg_ready); i++)
         usleep(5000);
     kf_store_event_add(s.store, 0, "server_start", NULL, kf_store_now_ms());
-    printf("kefu listening on %s://%s:%d\n", tls ? "https" : "http", cfg->listen_addr, port);
+    const char *scheme = tls ? "https" : "http";
+    printf("kefu listening on %s://%s:%d\n", scheme, cfg->listen_addr, port);
+    /* where people go: the demo shop page with the widget, the agent console, the
+     * knowledge page (the first line stays first: scripts and tests wait for it) */
+    printf("  visitors:  %s://%s:%d/  (widget: /widget.js, WebSocket: /ws)\n"
+           "  agents:    %s://%s:%d/agent/\n"
+           "  editors:   %s://%s:%d/kb/\n",
+           scheme, cfg->listen_addr, port, scheme, cfg->listen_addr, port, scheme,
+           cfg->listen_addr, port);
     fflush(stdout);
 
     while (!s.done)
