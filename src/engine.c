@@ -589,13 +589,11 @@ kf_engine *kf_engine_from_tsv(const kf_engine_config *cfg, const char *file, con
         kf_diag_add(d, file, 0, "invalid UTF-8");
         goto fail;
     }
-    for (size_t i = kf_skip_bom(text, len); i < len;) {
-        const char *s = text + i;
-        const char *nlp = memchr(s, '\n', len - i);
-        size_t ll = nlp ? (size_t)(nlp - s) : len - i;
-        i += ll + 1;
+    size_t off = kf_skip_bom(text, len), ll;
+    const char *s;
+    while (kf_next_line(text, len, &off, &s, &ll)) {
         line++;
-        while (ll && (s[ll - 1] == '\r' || s[ll - 1] == ' '))
+        while (ll && s[ll - 1] == ' ')
             ll--;
         if (!ll)
             continue;

@@ -148,14 +148,9 @@ char *kf_kb_import_tsv(const char *file, const char *text, size_t len, const cha
                     id_prefix);
         goto fail;
     }
-    size_t off = kf_skip_bom(text, len);
-    while (off < len) {
-        const char *ln = text + off;
-        const char *nl = memchr(ln, '\n', len - off);
-        size_t n = nl ? (size_t)(nl - ln) : len - off;
-        off += n + (nl ? 1 : 0);
-        if (n && ln[n - 1] == '\r')
-            n--;
+    size_t off = kf_skip_bom(text, len), n;
+    const char *ln;
+    while (kf_next_line(text, len, &off, &ln, &n)) {
         line++;
         size_t bad;
         if (!kf_utf8_valid(ln, n, &bad) || memchr(ln, '\0', n)) {

@@ -670,14 +670,9 @@ int kf_kb_parse(kf_kb *kb, const char *file, const char *text, size_t len, kf_di
     p.file = file;
     p.d = d;
     p.m = M_NONE;
-    size_t off = kf_skip_bom(text, len);
-    while (off < len) {
-        const char *ln = text + off;
-        const char *nl = memchr(ln, '\n', len - off);
-        size_t n = nl ? (size_t)(nl - ln) : len - off;
-        off += n + (nl ? 1 : 0);
-        if (n && ln[n - 1] == '\r')
-            n--;
+    size_t off = kf_skip_bom(text, len), n;
+    const char *ln;
+    while (kf_next_line(text, len, &off, &ln, &n)) {
         p.line++;
         size_t bad = 0;
         if (!kf_utf8_valid(ln, n, &bad)) {

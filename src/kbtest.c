@@ -108,14 +108,11 @@ int kf_cases_parse(kf_cases *c, const char *file, const char *text, size_t len, 
     block b = {0};
     int line = 0, errors = 0, utf8 = 0, rc;
 
-    size_t off = kf_skip_bom(text, len);
-    while (off < len) {
-        const char *s = text + off;
-        const char *nl = memchr(s, '\n', len - off);
-        size_t n = nl ? (size_t)(nl - s) : len - off;
-        off += n + (nl ? 1 : 0);
+    size_t off = kf_skip_bom(text, len), n;
+    const char *s;
+    while (kf_next_line(text, len, &off, &s, &n)) {
         line++;
-        while (n && (s[n - 1] == '\r' || is_ws(s[n - 1])))
+        while (n && is_ws(s[n - 1]))
             n--;
         while (n && is_ws(*s)) {
             s++;

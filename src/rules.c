@@ -453,14 +453,9 @@ int kf_rules_parse(kf_rules *r, const char *file, const char *text, size_t len, 
     rparser p = {.r = r, .file = file, .d = d};
     int rc = KF_OK;
 
-    size_t off = kf_skip_bom(text, len);
-    while (off < len) {
-        const char *ln = text + off;
-        const char *nl = memchr(ln, '\n', len - off);
-        size_t n = nl ? (size_t)(nl - ln) : len - off;
-        off += n + (nl ? 1 : 0);
-        if (n && ln[n - 1] == '\r')
-            n--;
+    size_t off = kf_skip_bom(text, len), n;
+    const char *ln;
+    while (kf_next_line(text, len, &off, &ln, &n)) {
         p.line++;
         size_t bad = 0;
         if (!kf_utf8_valid(ln, n, &bad)) {

@@ -228,15 +228,11 @@ int kf_syn_parse(kf_syn *s, kf_norm *n, const char *file, const char *text, size
     int rc = KF_OK, errs = 0, line = 0;
 
     kf_buf_init(&tmp);
-    size_t i = kf_skip_bom(text, len);
-    while (i < len) {
-        const char *p = text + i;
-        const char *nl = memchr(p, '\n', len - i);
-        const char *end = nl ? nl : text + len;
-        i = (size_t)(end - text) + (nl ? 1 : 0);
+    size_t i = kf_skip_bom(text, len), ln;
+    const char *p;
+    while (kf_next_line(text, len, &i, &p, &ln)) {
+        const char *end = p + ln;
         line++;
-        if (end > p && end[-1] == '\r')
-            end--;
         if (!kf_utf8_valid(p, (size_t)(end - p), NULL)) {
             kf_diag_add(d, file, line, "invalid UTF-8");
             errs++;

@@ -211,6 +211,21 @@ uint64_t kf_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int kf_next_line(const char *text, size_t len, size_t *off, const char **line, size_t *n)
+{
+    if (*off >= len)
+        return 0;
+    const char *ln = text + *off;
+    const char *nl = memchr(ln, '\n', len - *off);
+    size_t k = nl ? (size_t)(nl - ln) : len - *off;
+    *off += k + (nl ? 1 : 0);
+    if (k && ln[k - 1] == '\r')
+        k--;
+    *line = ln;
+    *n = k;
+    return 1;
+}
+
 size_t kf_skip_bom(const char *s, size_t len)
 {
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&
