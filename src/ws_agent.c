@@ -24,12 +24,8 @@ typedef struct kf_ws_agent_pss {
     int64_t agent; /* 0 until auth */
     char token[KF_TOKEN_HEX + 1];
     char addr[64];
-    char *rx;
-    size_t rx_len, rx_cap;
-    int rx_binary;
+    kf_wsrx rx; /* the message being assembled */
     kf_wsq q; /* outgoing frames */
-    int close_code;
-    char close_reason[100];
 } kf_ws_agent_pss;
 
 size_t kf_ws_agent_pss_size(void)
@@ -41,12 +37,7 @@ size_t kf_ws_agent_pss_size(void)
 
 static void start_close(kf_ws_agent_pss *p, int code, const char *reason)
 {
-    if (p->close_code)
-        return;
-    p->close_code = code;
-    snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
-    lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, 5);
-    lws_callback_on_writable(p->wsi);
+    kf_wsq_close(&p->q, p->wsi, code, reason);
 }
 
 /* An agent console that does not read is closed; everything it missed is in the store and
@@ -54,7 +45,7 @@ static void start_close(kf_ws_agent_pss *p, int code, const char *reason)
 static void send_out(kf_ws_agent_pss *p, const kf_out *o)
 {
     size_t len = 0;
-    if (p->close_code || !p->q.cap)
+    if (p->q.close_code || !p->q.cap)
         return;
     char *buf = kf_out_dump_plain(o, LWS_PRE, &len);
     if (!buf)
@@ -475,42 +466,26 @@ out:
 
 static void on_receive(kf_ws_agent_pss *p, const char *in, size_t len)
 {
-    const kf_config *c = p->srv->cfg;
-    if (p->close_code)
-        return;
-    if (lws_is_first_fragment(p->wsi)) {
-        p->rx_len = 0;
-        p->rx_binary = lws_frame_is_binary(p->wsi);
-    }
-    int last = lws_is_final_fragment(p->wsi) && lws_remaining_packet_payload(p->wsi) == 0;
-    if (p->rx_binary) {
-        if (last)
-            send_error(p, KF_PE_BINARY_FRAME, "binary frames are not supported", NULL);
-        return;
-    }
     /* agents paste long answers: four times a visitor's limit */
-    size_t max = (size_t)c->max_frame * 4;
-    if (p->rx_len + len > max) {
-        char msg[100];
+    size_t max = (size_t)p->srv->cfg->max_frame * 4, n = 0;
+    const char *frame = NULL;
+    char msg[100];
+    if (p->q.close_code)
+        return;
+    switch (kf_wsrx_feed(&p->rx, p->wsi, in, len, max, &frame, &n)) {
+    case KF_WSRX_FRAME: on_frame(p, frame, n); break;
+    case KF_WSRX_BINARY:
+        send_error(p, KF_PE_BINARY_FRAME, "binary frames are not supported", NULL);
+        break;
+    case KF_WSRX_TOO_LARGE:
         snprintf(msg, sizeof(msg), "frame larger than %zu bytes", max);
         send_error(p, KF_PE_TOO_LARGE, msg, NULL);
         start_close(p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, msg);
-        return;
-    }
-    if (p->rx_len + len > p->rx_cap) {
-        size_t cap = p->rx_cap;
-        if (kf_grow(&p->rx, &cap, p->rx_len + len, 1)) {
-            start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            return;
-        }
-        p->rx_cap = cap;
-    }
-    memcpy(p->rx + p->rx_len, in, len);
-    p->rx_len += len;
-    if (last) {
-        size_t n = p->rx_len;
-        p->rx_len = 0;
-        on_frame(p, p->rx, n);
+        break;
+    case KF_WSRX_NOMEM:
+        start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        break;
+    default: break;
     }
 }
 
@@ -557,8 +532,7 @@ static void on_closed(kf_ws_agent_pss *p, kf_server *s)
     if (!p->established)
         return;
     kf_wsq_cleanup(&p->q);
-    kf_free(p->rx);
-    p->rx = NULL;
+    kf_wsrx_cleanup(&p->rx);
     *p->pprev = p->next;
     if (p->next)
         p->next->pprev = p->pprev;
@@ -576,19 +550,7 @@ static void on_closed(kf_ws_agent_pss *p, kf_server *s)
 static int on_writeable(kf_ws_agent_pss *p)
 {
     int w = kf_wsq_write_one(&p->q, p->wsi);
-    if (w < 0)
-        return -1;
-    if (w > 0) {
-        if (p->q.n > 0 || p->close_code)
-            lws_callback_on_writable(p->wsi);
-        return 0;
-    }
-    if (p->close_code) {
-        lws_close_reason(p->wsi, (enum lws_close_status)p->close_code,
-                         (unsigned char *)p->close_reason, strlen(p->close_reason));
-        return -1;
-    }
-    return 0;
+    return w < 0 ? -1 : kf_wsq_after_write(&p->q, p->wsi, w);
 }
 
 int kf_ws_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
- * The outgoing frame queue of a WebSocket connection (see ws_out.h). */
+ * A WebSocket connection's outgoing queue, close and incoming assembly (see ws_out.h). */
 #include "ws_out.h"
 
 #include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "kefu/err.h"
 #include "kefu/mem.h"
@@ -53,4 +55,63 @@ int kf_wsq_write_one(kf_wsq *q, struct lws *wsi)
     int n = lws_write(wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
     kf_free(it.buf);
     return n < (int)it.len ? -1 : 1;
+}
+
+void kf_wsq_close(kf_wsq *q, struct lws *wsi, int code, const char *reason)
+{
+    if (q->close_code)
+        return;
+    q->close_code = code;
+    snprintf(q->close_reason, sizeof(q->close_reason), "%s", reason);
+    /* a peer that never reads never becomes writeable: do not wait for it forever */
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 5);
+    lws_callback_on_writable(wsi);
+}
+
+int kf_wsq_after_write(kf_wsq *q, struct lws *wsi, int wrote)
+{
+    if (wrote) {
+        if (q->n > 0 || q->close_code)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (q->close_code) {
+        lws_close_reason(wsi, (enum lws_close_status)q->close_code,
+                         (unsigned char *)q->close_reason, strlen(q->close_reason));
+        return -1;
+    }
+    return 0;
+}
+
+int kf_wsrx_feed(kf_wsrx *r, struct lws *wsi, const void *in, size_t len, size_t max,
+                 const char **frame, size_t *n)
+{
+    if (lws_is_first_fragment(wsi)) {
+        r->len = 0;
+        r->binary = lws_frame_is_binary(wsi);
+    }
+    int last = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+    if (r->binary)
+        return last ? KF_WSRX_BINARY : KF_WSRX_MORE;
+    if (r->len + len > max) {
+        r->len = 0;
+        return KF_WSRX_TOO_LARGE;
+    }
+    if (kf_grow(&r->buf, &r->cap, r->len + len, 1))
+        return KF_WSRX_NOMEM;
+    if (len)
+        memcpy(r->buf + r->len, in, len);
+    r->len += len;
+    if (!last)
+        return KF_WSRX_MORE;
+    *frame = r->buf ? r->buf : "";
+    *n = r->len;
+    r->len = 0;
+    return KF_WSRX_FRAME;
+}
+
+void kf_wsrx_cleanup(kf_wsrx *r)
+{
+    kf_free(r->buf);
+    memset(r, 0, sizeof(*r));
 }

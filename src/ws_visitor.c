@@ -35,12 +35,8 @@ typedef struct kf_ws_visitor_pss {
     char addr[64];
     kf_addr_slot *slot;
     int established;
-    /* inbound message being assembled */
-    char *rx;
-    size_t rx_len, rx_cap;
-    int rx_binary;
-    /* outbound queue (ring) */
-    kf_wsq q; /* outgoing frames */
+    kf_wsrx rx; /* inbound message being assembled */
+    kf_wsq q;   /* outgoing frames, and the close once they are written */
     /* conversation */
     int have_conv;
     kf_conv conv;
@@ -53,9 +49,6 @@ typedef struct kf_ws_visitor_pss {
     double tokens;
     uint64_t tok_ns;
     int rx_paused; /* rx flow control: not reading while the queue is half full */
-    /* closing: after the queue drains, close with this code and reason */
-    int close_code;
-    char close_reason[100];
 } kf_ws_visitor_pss;
 
 const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
@@ -88,13 +81,7 @@ size_t kf_ws_visitor_pss_size(void)
 
 static void start_close(kf_ws_visitor_pss *p, int code, const char *reason)
 {
-    if (p->close_code)
-        return;
-    p->close_code = code;
-    snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
-    /* A peer that never reads never becomes writeable: do not wait for it forever. */
-    lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, 5);
-    lws_callback_on_writable(p->wsi);
+    kf_wsq_close(&p->q, p->wsi, code, reason);
 }
 
 /* Takes buf (LWS_PRE headroom + len bytes). Over the bound, the queue is dropped and the
@@ -104,7 +91,7 @@ static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
 {
     if (!buf)
         return KF_ENOMEM;
-    if (p->close_code) {
+    if (p->q.close_code) {
         kf_free(buf);
         return KF_EINVAL;
     }
@@ -184,7 +171,7 @@ static int replay_row(void *ud, const kf_store_row *r)
  * frames (errors). Called when the queue has room. */
 static void replay_pump(kf_ws_visitor_pss *p)
 {
-    while (!p->close_code && p->replay_after < p->replay_until && p->q.n < p->q.cap / 2) {
+    while (!p->q.close_code && p->replay_after < p->replay_until && p->q.n < p->q.cap / 2) {
         size_t room = p->q.cap / 2 - p->q.n;
         int n = kf_store_replay(p->srv->store, p->conv.id, p->replay_after, room, replay_row, p);
         if (n <= 0) {
@@ -879,43 +866,28 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
 static void on_receive(kf_ws_visitor_pss *p, const char *in, size_t len)
 {
     const kf_config *c = p->srv->cfg;
-    if (p->close_code)
+    const char *frame = NULL;
+    size_t n = 0;
+    char msg[100];
+    if (p->q.close_code)
         return; /* closing: the rest of the stream is dropped */
-    if (lws_is_first_fragment(p->wsi)) {
-        p->rx_len = 0;
-        p->rx_binary = lws_frame_is_binary(p->wsi);
-    }
-    int last = lws_is_final_fragment(p->wsi) && lws_remaining_packet_payload(p->wsi) == 0;
-    if (p->rx_binary) {
-        if (last)
-            send_error(p, KF_PE_BINARY_FRAME, "binary frames are not supported; send JSON text",
-                       NULL, -1);
-        return;
-    }
-    if (p->rx_len + len > (size_t)c->max_frame) {
-        char msg[100];
+    switch (kf_wsrx_feed(&p->rx, p->wsi, in, len, (size_t)c->max_frame, &frame, &n)) {
+    case KF_WSRX_FRAME: on_frame(p, frame, n); break;
+    case KF_WSRX_BINARY:
+        send_error(p, KF_PE_BINARY_FRAME, "binary frames are not supported; send JSON text", NULL,
+                   -1);
+        break;
+    case KF_WSRX_TOO_LARGE:
         snprintf(msg, sizeof(msg), "frame larger than %ld bytes", c->max_frame);
         send_error(p, KF_PE_TOO_LARGE, msg, NULL, -1);
         p->srv->m.closed_too_large++;
         start_close(p, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, msg);
-        p->rx_len = 0;
-        return;
-    }
-    if (p->rx_len + len > p->rx_cap) {
-        size_t cap = p->rx_cap;
-        if (kf_grow(&p->rx, &cap, p->rx_len + len, 1)) {
-            send_error(p, KF_PE_INTERNAL, "out of memory", NULL, -1);
-            start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-            return;
-        }
-        p->rx_cap = cap;
-    }
-    memcpy(p->rx + p->rx_len, in, len);
-    p->rx_len += len;
-    if (last) {
-        size_t n = p->rx_len;
-        p->rx_len = 0;
-        on_frame(p, p->rx, n);
+        break;
+    case KF_WSRX_NOMEM:
+        send_error(p, KF_PE_INTERNAL, "out of memory", NULL, -1);
+        start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+        break;
+    default: break;
     }
 }
 
@@ -1027,8 +999,7 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=close", (unsigned long long)p->id,
            (long long)p->conv.id);
     kf_wsq_cleanup(&p->q);
-    kf_free(p->rx);
-    p->rx = NULL;
+    kf_wsrx_cleanup(&p->rx);
     if (p->slot)
         p->slot->conns--;
     *p->pprev = p->next;
@@ -1041,28 +1012,20 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
 
 static int on_writeable(kf_ws_visitor_pss *p)
 {
-    if (p->q.n == 0 && !p->close_code)
+    if (p->q.n == 0 && !p->q.close_code)
         replay_pump(p);
     int w = kf_wsq_write_one(&p->q, p->wsi);
     if (w < 0)
         return -1;
     if (w > 0) {
-        if (p->q.n < p->q.cap / 2 && !p->close_code)
+        if (p->q.n < p->q.cap / 2 && !p->q.close_code)
             replay_pump(p);
         if (p->rx_paused && p->q.n <= p->q.cap / 4) {
             p->rx_paused = 0;
             lws_rx_flow_control(p->wsi, 1);
         }
-        if (p->q.n > 0 || p->close_code)
-            lws_callback_on_writable(p->wsi);
-        return 0;
     }
-    if (p->close_code) {
-        lws_close_reason(p->wsi, (enum lws_close_status)p->close_code,
-                         (unsigned char *)p->close_reason, strlen(p->close_reason));
-        return -1;
-    }
-    return 0;
+    return kf_wsq_after_write(&p->q, p->wsi, w);
 }
 
 int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
