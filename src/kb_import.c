@@ -33,16 +33,6 @@ static void groups_cleanup(groups *g)
     kf_free(g->v);
 }
 
-static void trim(const char **s, size_t *n)
-{
-    while (*n && (**s == ' ' || **s == '\t')) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
-        (*n)--;
-}
-
 /* A spreadsheet quotes a cell that contains quotes: "say ""hi""" -> say "hi". Cells that
  * span lines are not supported (a row is a line). */
 static char *cell_dup(const char *s, size_t n)
@@ -160,7 +150,7 @@ char *kf_kb_import_tsv(const char *file, const char *text, size_t len, const cha
         }
         const char *t = ln;
         size_t tn = n;
-        trim(&t, &tn);
+        kf_trim(&t, &tn);
         if (!tn)
             continue;
         const char *tab = memchr(ln, '\t', n);
@@ -178,8 +168,8 @@ char *kf_kb_import_tsv(const char *file, const char *text, size_t len, const cha
         size_t qn = (size_t)(tab - ln);
         const char *tab2 = memchr(a, '\t', (size_t)(ln + n - a));
         size_t an = (size_t)((tab2 ? tab2 : ln + n) - a);
-        trim(&q, &qn);
-        trim(&a, &an);
+        kf_trim(&q, &qn);
+        kf_trim(&a, &an);
         if (!qn || !an) {
             kf_diag_add(d, file, line, "empty %s", !qn ? "question" : "answer");
             errors++;

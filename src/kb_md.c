@@ -73,21 +73,6 @@ typedef struct parser {
         (p)->errors++;                                                                             \
     } while (0)
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_ws(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_ws((*s)[*n - 1]))
-        (*n)--;
-}
-
 /* ---- building versions and entries ---------------------------------------- */
 
 static void vbuild_cleanup(vbuild *vb)
@@ -109,7 +94,7 @@ static char *finish_answer(const kf_buf *b)
         size_t e = i, w = 0;
         while (e < len && s[e] != '\n')
             e++;
-        while (i + w < e && is_ws(s[i + w]))
+        while (i + w < e && kf_is_blank(s[i + w]))
             w++;
         if (i + w < e && w < indent)
             indent = w;
@@ -124,7 +109,7 @@ static char *finish_answer(const kf_buf *b)
         while (e < len && s[e] != '\n')
             e++;
         size_t w = 0;
-        while (i + w < e && is_ws(s[i + w]))
+        while (i + w < e && kf_is_blank(s[i + w]))
             w++;
         if (w == e - i) { /* blank */
             if (started && kf_buf_putc(&out, '\n'))
@@ -136,7 +121,7 @@ static char *finish_answer(const kf_buf *b)
         }
         i = e + 1;
     }
-    while (out.len && (out.data[out.len - 1] == '\n' || is_ws(out.data[out.len - 1])))
+    while (out.len && (out.data[out.len - 1] == '\n' || kf_is_blank(out.data[out.len - 1])))
         out.data[--out.len] = '\0';
     return kf_buf_take(&out);
 fail:
@@ -253,25 +238,25 @@ static int parse_anchor(const char *s, size_t n, const char **id, size_t *idn)
     if (n < 2 || s[0] != '<' || (s[1] != 'a' && s[1] != 'A'))
         return 0;
     i = 2;
-    if (i >= n || !is_ws(s[i]))
+    if (i >= n || !kf_is_blank(s[i]))
         return 0;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     if (n - i < 2 || strncasecmp(s + i, "id", 2) != 0)
         return 0;
     i += 2;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     if (i >= n || s[i] != '=')
         return 0;
     i++;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     char q = 0;
     if (i < n && (s[i] == '"' || s[i] == '\''))
         q = s[i++];
     size_t st = i;
-    while (i < n && (q ? s[i] != q : !is_ws(s[i]) && s[i] != '>' && s[i] != '/'))
+    while (i < n && (q ? s[i] != q : !kf_is_blank(s[i]) && s[i] != '>' && s[i] != '/'))
         i++;
     if (i >= n)
         return 0;
@@ -279,7 +264,7 @@ static int parse_anchor(const char *s, size_t n, const char **id, size_t *idn)
     *idn = i - st;
     if (q)
         i++;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     /* "<a id=x/>" and "<a id=x>" with or without "</a>" all mean the same to an editor. */
     if (i < n && s[i] == '/')
@@ -287,11 +272,11 @@ static int parse_anchor(const char *s, size_t n, const char **id, size_t *idn)
     if (i >= n || s[i] != '>')
         return 0;
     i++;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     if (n - i >= 4 && strncasecmp(s + i, "</a>", 4) == 0)
         i += 4;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     return i == n;
 }
@@ -305,14 +290,14 @@ static int parse_heading(const char *s, size_t n, const char **q, size_t *qn)
     size_t i = h;
     if (h == 0 || h > 6)
         return 0;
-    while (i < n && is_ws(s[i]))
+    while (i < n && kf_is_blank(s[i]))
         i++;
     if (i >= n || s[i] != '?')
         return 0;
     i++;
     *q = s + i;
     *qn = n - i;
-    trim(q, qn);
+    kf_trim(q, qn);
     return (int)h;
 }
 
@@ -384,8 +369,8 @@ static int add_filter(parser *p, const char *s, size_t n)
     }
     const char *k = s, *v = eq + 1;
     size_t kn = (size_t)(eq - s), vn = n - kn - 1;
-    trim(&k, &kn);
-    trim(&v, &vn);
+    kf_trim(&k, &kn);
+    kf_trim(&v, &vn);
     if (!kn) {
         ERR(p, p->line, "malformed filter (expected '- key = value')");
         return KF_OK;
@@ -415,7 +400,7 @@ static int add_filter(parser *p, const char *s, size_t n)
             }
             const char *t = v + st;
             size_t tn = i - st;
-            trim(&t, &tn);
+            kf_trim(&t, &tn);
             if (tn && add_str(&p->e.tags, &p->e.n_tags, &p->tags_cap, t, tn))
                 return KF_ENOMEM;
             i += sep;
@@ -462,7 +447,7 @@ static int add_prompt(parser *p, const char *s, size_t n)
             b--;
         if (b > s) {
             n = (size_t)(b - 1 - s);
-            while (n && is_ws(s[n - 1]))
+            while (n && kf_is_blank(s[n - 1]))
                 n--;
         }
     }
@@ -478,14 +463,14 @@ static int add_prompt(parser *p, const char *s, size_t n)
     textn = (size_t)(mid - text);
     tgt = mid + 3;
     tgtn = (size_t)(s + n - 1 - tgt);
-    trim(&text, &textn);
-    trim(&tgt, &tgtn);
+    kf_trim(&text, &textn);
+    kf_trim(&tgt, &tgtn);
     if (!textn || !tgtn)
         goto malformed;
     if (tgt[0] == '?') {
         const char *q = tgt + 1;
         size_t qn = tgtn - 1;
-        trim(&q, &qn);
+        kf_trim(&q, &qn);
         if (!qn)
             goto malformed;
         /* kept as "?question" until kf_kb_finish resolves it to an id */
@@ -535,7 +520,7 @@ static int do_line(parser *p, const char *raw, size_t rn)
 {
     const char *s = raw;
     size_t n = rn;
-    trim(&s, &n);
+    kf_trim(&s, &n);
 
     if (p->in_fence) {
         if (fence_close(p, s, n)) {
@@ -625,10 +610,10 @@ static int do_line(parser *p, const char *raw, size_t rn)
         return KF_OK;
     }
 
-    if ((s[0] == '-' || s[0] == '*' || s[0] == '+') && (n == 1 || is_ws(s[1]))) {
+    if ((s[0] == '-' || s[0] == '*' || s[0] == '+') && (n == 1 || kf_is_blank(s[1]))) {
         const char *it = s + 1;
         size_t itn = n - 1;
-        trim(&it, &itn);
+        kf_trim(&it, &itn);
         switch (p->m) {
         case M_NONE: ERR(p, p->line, "alternate phrasing outside an entry"); return KF_OK;
         case M_SKIP: return KF_OK;

@@ -38,11 +38,6 @@ typedef struct block {
     int bad; /* a line of it was already reported */
 } block;
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 static int valid_outcome(const char *s, size_t n)
 {
     if (n == 0 || s[0] != '@')
@@ -112,9 +107,9 @@ int kf_cases_parse(kf_cases *c, const char *file, const char *text, size_t len, 
     const char *s;
     while (kf_next_line(text, len, &off, &s, &n)) {
         line++;
-        while (n && is_ws(s[n - 1]))
+        while (n && kf_is_blank(s[n - 1]))
             n--;
-        while (n && is_ws(*s)) {
+        while (n && kf_is_blank(*s)) {
             s++;
             n--;
         }

@@ -181,21 +181,6 @@ typedef struct rparser {
         (p)->errors++;                                                                             \
     } while (0)
 
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_ws(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_ws((*s)[*n - 1]))
-        (*n)--;
-}
-
 static int end_section(rparser *p)
 {
     rule_int *ri = p->cur;
@@ -314,11 +299,11 @@ static int set_action(rparser *p, const char *v, size_t n)
 {
     rule_int *ri = p->cur;
     size_t w = 0;
-    while (w < n && !is_ws(v[w]))
+    while (w < n && !kf_is_blank(v[w]))
         w++;
     const char *arg = v + w;
     size_t an = n - w;
-    trim(&arg, &an);
+    kf_trim(&arg, &an);
 
     ri->has_action = 1;
     ri->action_line = p->line;
@@ -339,7 +324,7 @@ static int set_action(rparser *p, const char *v, size_t n)
             an = 5;
         }
         for (size_t i = 0; i < an; i++)
-            if (is_ws(arg[i])) {
+            if (kf_is_blank(arg[i])) {
                 ERR(p, p->line, "handoff reason must be one word");
                 return KF_OK;
             }
@@ -419,7 +404,7 @@ static int set_key(rparser *p, const char *k, size_t kn, const char *v, size_t v
 
 static int do_line(rparser *p, const char *s, size_t n)
 {
-    trim(&s, &n);
+    kf_trim(&s, &n);
     if (n == 0 || s[0] == '#')
         return KF_OK;
     if (s[0] == '[') {
@@ -429,7 +414,7 @@ static int do_line(rparser *p, const char *s, size_t n)
         }
         const char *name = s + 1;
         size_t nn = n - 2;
-        trim(&name, &nn);
+        kf_trim(&name, &nn);
         return start_section(p, name, nn);
     }
     const char *eq = memchr(s, '=', n);
@@ -439,8 +424,8 @@ static int do_line(rparser *p, const char *s, size_t n)
     }
     const char *k = s, *v = eq + 1;
     size_t kn = (size_t)(eq - s), vn = n - kn - 1;
-    trim(&k, &kn);
-    trim(&v, &vn);
+    kf_trim(&k, &kn);
+    kf_trim(&v, &vn);
     if (!p->cur) {
         ERR(p, p->line, "key '%.*s' outside a section (start one with '[name]')", (int)kn, k);
         return KF_OK;

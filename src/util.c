@@ -226,6 +226,21 @@ int kf_next_line(const char *text, size_t len, size_t *off, const char **line, s
     return 1;
 }
 
+int kf_is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+void kf_trim(const char **s, size_t *n)
+{
+    while (*n && kf_is_blank(**s)) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && kf_is_blank((*s)[*n - 1]))
+        (*n)--;
+}
+
 size_t kf_skip_bom(const char *s, size_t len)
 {
     if (len >= 3 && (unsigned char)s[0] == 0xEF && (unsigned char)s[1] == 0xBB &&

@@ -34,6 +34,10 @@ uint64_t kf_now_ns(void);
 /* Iterates over the lines of text: start with *off = kf_skip_bom(text, len). Returns 1 with
  * the next line in *line / *n (without its '\n', nor a '\r' before it), or 0 at the end. */
 int kf_next_line(const char *text, size_t len, size_t *off, const char **line, size_t *n);
+/* 1 for a space or a tab, the blanks of the knowledge files' syntax. */
+int kf_is_blank(char c);
+/* Narrows s[0..*n) to exclude leading and trailing spaces and tabs. */
+void kf_trim(const char **s, size_t *n);
 /* Strips a UTF-8 BOM: returns the offset of the text after it (0 or 3). */
 size_t kf_skip_bom(const char *s, size_t len);
 
