@@ -167,30 +167,44 @@ static int decode_fields(json_t *root, kf_in_frame *f, kf_proto_error *err)
     return KF_OK;
 }
 
-int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_error *err)
+/* Parses a frame's text into a JSON object (*root, the caller's reference): valid UTF-8,
+ * JSON without duplicate keys, an object. Its "id", when readable, goes to err->id so that
+ * any later refusal names the frame. KF_OK, KF_EPARSE with err, or KF_ENOMEM. */
+static int load_object(const char *data, size_t len, json_t **root, kf_proto_error *err)
 {
-    json_t *root = NULL;
     json_error_t jerr;
     size_t bad = 0;
 
-    memset(out, 0, sizeof(*out));
-    memset(err, 0, sizeof(*err));
+    *root = NULL;
     if (!kf_utf8_valid(data, len, &bad))
         return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
-    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
+    json_t *r = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r) {
         /* jansson leaves the text empty when it could not even allocate its lexer */
         if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return KF_ENOMEM;
         return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
     }
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (!json_is_object(r)) {
+        json_decref(r);
         return fail(err, KF_PE_BAD_JSON, "a frame must be a JSON object");
     }
-    json_t *id = json_object_get(root, "id");
+    json_t *id = json_object_get(r, "id");
     if (json_is_string(id) && json_string_length(id) <= KF_PROTO_MAX_ID)
         snprintf(err->id, sizeof(err->id), "%s", json_string_value(id));
+    *root = r;
+    return KF_OK;
+}
+
+int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_error *err)
+{
+    json_t *root = NULL;
+
+    memset(out, 0, sizeof(*out));
+    memset(err, 0, sizeof(*err));
+    int lrc = load_object(data, len, &root, err);
+    if (lrc)
+        return lrc;
     if (decode_fields(root, out, err)) {
         json_decref(root);
         memset(out, 0, sizeof(*out));
@@ -569,28 +583,14 @@ struct kf_obj {
 int kf_obj_parse(const char *data, size_t len, int need_type, kf_obj **out, kf_proto_error *err)
 {
     json_t *root = NULL;
-    json_error_t jerr;
-    size_t bad = 0;
     kf_obj *o = NULL;
     int rc;
 
     *out = NULL;
     memset(err, 0, sizeof(*err));
-    if (!kf_utf8_valid(data, len, &bad))
-        return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
-    root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
-            return KF_ENOMEM;
-        return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return fail(err, KF_PE_BAD_JSON, "a frame must be a JSON object");
-    }
-    json_t *id = json_object_get(root, "id");
-    if (json_is_string(id) && json_string_length(id) <= KF_PROTO_MAX_ID)
-        snprintf(err->id, sizeof(err->id), "%s", json_string_value(id));
+    rc = load_object(data, len, &root, err);
+    if (rc)
+        return rc;
     o = kf_calloc(1, sizeof(*o));
     if (!o) {
         json_decref(root);
