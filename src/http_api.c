@@ -148,12 +148,18 @@ static int metrics(kf_server *s, kf_buf *b)
                         "# TYPE kefu_messages_total counter\nkefu_messages_total %llu\n"
                         "# HELP kefu_frames_out_total Conversation frames sent live.\n"
                         "# TYPE kefu_frames_out_total counter\nkefu_frames_out_total %llu\n"
+                        "# HELP kefu_group_commits_total Group commits of answered messages.\n"
+                        "# TYPE kefu_group_commits_total counter\nkefu_group_commits_total %llu\n"
+                        "# HELP kefu_group_committed_total Answered messages stored by them.\n"
+                        "# TYPE kefu_group_committed_total counter\n"
+                        "kefu_group_committed_total %llu\n"
                         "# HELP kefu_decisions_total Bot decisions by kind.\n"
                         "# TYPE kefu_decisions_total counter\n",
                         s->n_conns, (unsigned long long)m->conns_total,
                         (unsigned long long)m->conns_rejected, (unsigned long long)m->closed_slow,
                         (unsigned long long)m->closed_too_large, (unsigned long long)m->messages_in,
-                        (unsigned long long)m->frames_out);
+                        (unsigned long long)m->frames_out, (unsigned long long)m->commits,
+                        (unsigned long long)m->committed);
     for (int i = 0; i < 5; i++)
         rc |= kf_buf_printf(b, "kefu_decisions_total{decision=\"%s\"} %llu\n", dec[i],
                             (unsigned long long)m->decisions[i]);

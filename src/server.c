@@ -510,6 +510,7 @@ int kf_server_run(const kf_config *cfg)
     while (!s.done)
         if (lws_service(s.cx, 0) < 0)
             break;
+    kf_ws_visitor__flush(&s); /* answers of the last turn: stored, queued to closing sockets */
     kf_log(KF_LOG_INFO, "event=stopped");
     kf_store_event_add(s.store, 0, "server_stop", NULL, kf_store_now_ms());
     rc = 0;
@@ -524,6 +525,7 @@ out:
     if (s.cx) {
         lws_sul_cancel(&s.sul_gc);
         lws_sul_cancel(&s.sul_stop);
+        lws_sul_cancel(&s.sul_flush);
         lws_context_destroy(s.cx);
     }
     if (s.wake_fd >= 0)
@@ -533,6 +535,8 @@ out:
     kf_free(s.reload_errors);
     kf_engine_unref(s.engine);
     kf_norm_free(s.norm);
+    kf_free(s.pend);
+    kf_free(s.pend_items);
     kf_store_close(s.store);
     addrs_free(&s);
     pthread_mutex_destroy(&s.mu);

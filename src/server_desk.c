@@ -300,6 +300,7 @@ kf_out *kf_desk__queue_frame(kf_server *s)
 int kf_desk__to_visitor(kf_server *s, int64_t conv, kf_out *o, const char *text, int64_t *seq)
 {
     int64_t sq = 0;
+    kf_ws_visitor__flush(s); /* the visitor's answered messages first: seqs follow arrival */
     char *stored = kf_out_dump_stored(o);
     if (!stored)
         return KF_ENOMEM;

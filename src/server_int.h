@@ -50,6 +50,7 @@ typedef struct kf_metrics {
     uint64_t reloads_ok, reloads_failed;
     uint64_t errors[KF_N_ERROR_CODES];
     uint64_t closed_slow, closed_too_large;
+    uint64_t commits, committed; /* group commits of answers, and the answers in them */
     /* records (docs/metrics.md): handoffs by reason (the first KF_METRIC_REASONS reasons
      * seen; later ones count as "other"), surveys and ratings since the start */
     struct {
@@ -112,6 +113,13 @@ typedef struct kf_server {
     size_t n_addrs;
     kf_metrics m;
     kf_norm *norm; /* made at the first message: the normalised text stored for reports */
+    /* Group commit (ws_visitor.c): the bot's answers of this service turn wait here, and
+     * are stored with one commit before the loop polls again (sul_flush) or before any other
+     * write that must come after them; acks and answers are queued only then. */
+    struct kf_vpend *pend;
+    kf_store_batch_item *pend_items;
+    size_t n_pend, cap_pend, cap_pend_items;
+    lws_sorted_usec_list_t sul_flush;
     /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
     int64_t reload_ms;
     int reload_ok;
@@ -137,6 +145,11 @@ int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 size_t kf_ws_visitor_pss_size(void);
 /* Shutdown: every connection flushes its queue and closes with 1001. */
 void kf_ws_visitor__shutdown_all(kf_server *s);
+
+/* Stores the answers waiting for the group commit and queues their acks and answers (or
+ * their errors). Called before any store write that must follow them, and at the end of a
+ * service turn. */
+void kf_ws_visitor__flush(kf_server *s);
 
 /* Delivers a stored frame of conversation conv (numbered seq) to its visitor sockets. */
 void kf_ws_visitor__deliver(kf_server *s, int64_t conv, const kf_out *o, int64_t seq);

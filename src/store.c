@@ -80,6 +80,22 @@ int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t 
     return s->ops->append(s->be, conv, rows, n, now_ms, seqs);
 }
 
+void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, int64_t now_ms)
+{
+    if (s->ops->append_batch) {
+        s->ops->append_batch(s->be, items, n, now_ms);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kf_store_batch_item *it = &items[i];
+        it->rc = s->ops->append(s->be, it->conv, it->rows, it->n, now_ms, it->seqs);
+        if (it->rc == KF_OK && it->lang)
+            s->ops->conv_update(s->be, it->conv, it->lang, NULL, NULL);
+        if (it->rc == KF_OK && it->fallbacks >= 0)
+            s->ops->conv_set_fallbacks(s->be, it->conv, it->fallbacks);
+    }
+}
+
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq)
 {
     return s->ops->find_client_id(s->be, conv, client_id, seq);

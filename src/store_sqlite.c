@@ -170,6 +170,9 @@ enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE,
+    ST_ROLLBACK_TO,
     ST_CONV_INSERT,
     ST_CONV_FIND,
     ST_CONV_UPDATE,
@@ -210,6 +213,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT item",
+    [ST_RELEASE] = "RELEASE item",
+    [ST_ROLLBACK_TO] = "ROLLBACK TO item",
     [ST_CONV_INSERT] = "INSERT INTO conversations(token, created, lang, page) VALUES (?1, ?2, "
                        "coalesce(?3, ''), ?4)",
     [ST_CONV_FIND] = "SELECT id, token, created, lang, state, last_seq, fallbacks FROM "
@@ -678,6 +684,56 @@ static int sq_conv_set_fallbacks(void *be, int64_t id, int n)
     return run(s, ST_CONV_FALLBACKS);
 }
 
+/* One batch item inside the open transaction, under a savepoint: undone alone if it fails. */
+static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
+{
+    int rc = run(s, ST_SAVEPOINT);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < it->n && !rc; i++)
+        rc = append_one(s, it->conv, &it->rows[i], now_ms, i ? it->seqs[i - 1] : 0, &it->seqs[i]);
+    if (!rc && it->lang)
+        rc = sq_conv_update(s, it->conv, it->lang, NULL, NULL);
+    if (!rc && it->fallbacks >= 0)
+        rc = sq_conv_set_fallbacks(s, it->conv, it->fallbacks);
+    if (rc && !sqlite3_get_autocommit(s->db))
+        run(s, ST_ROLLBACK_TO);
+    if (!sqlite3_get_autocommit(s->db))
+        run(s, ST_RELEASE);
+    return rc;
+}
+
+/* Group commit (store.h): one BEGIN IMMEDIATE ... COMMIT around every item, each under its
+ * own savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
+ * transaction, and a failed COMMIT loses every item: then each item is stored alone, in its
+ * own transaction, so that every item ends exactly as a lone append() would. */
+static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms)
+{
+    sq *s = be;
+    int whole = run(s, ST_BEGIN) == KF_OK;
+    for (size_t i = 0; whole && i < n; i++) {
+        items[i].rc = batch_one(s, &items[i], now_ms);
+        if (items[i].rc && sqlite3_get_autocommit(s->db))
+            whole = 0; /* the transaction is gone */
+    }
+    if (whole && run(s, ST_COMMIT) == KF_OK)
+        return;
+    if (!sqlite3_get_autocommit(s->db))
+        run(s, ST_ROLLBACK);
+    kf_log(KF_LOG_WARN, "store: group commit of %zu items failed; storing them one by one", n);
+    for (size_t i = 0; i < n; i++) {
+        kf_store_batch_item *it = &items[i];
+        int rc = run(s, ST_BEGIN);
+        if (!rc)
+            rc = batch_one(s, it, now_ms);
+        if (!rc)
+            rc = run(s, ST_COMMIT);
+        if (rc && !sqlite3_get_autocommit(s->db))
+            run(s, ST_ROLLBACK);
+        it->rc = rc;
+    }
+}
+
 static void read_agent(sqlite3_stmt *st, kf_agent_rec *a)
 {
     memset(a, 0, sizeof(*a));
@@ -1046,6 +1102,7 @@ static const kf_store_ops sqlite_ops = {
     .conv_find = sq_conv_find,
     .conv_update = sq_conv_update,
     .append = sq_append,
+    .append_batch = sq_append_batch,
     .find_client_id = sq_find_client_id,
     .get_row = sq_get_row,
     .replay = sq_replay,

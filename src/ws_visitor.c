@@ -49,7 +49,24 @@ typedef struct kf_ws_visitor_pss {
     double tokens;
     uint64_t tok_ns;
     int rx_paused; /* rx flow control: not reading while the queue is half full */
+    unsigned n_pend; /* answers of this connection waiting for the group commit */
 } kf_ws_visitor_pss;
+
+/* An answered message waiting for the group commit: what the store gets (owned copies, as
+ * a reload may free the knowledge the entry id points into) and what the visitor gets. */
+typedef struct kf_vpend {
+    kf_ws_visitor_pss *p; /* NULL once the connection closed: still stored, sent to nobody */
+    kf_store_row rows[2];
+    int64_t seqs[2];
+    char *client_id, *text, *entry, *norm, *frame;
+    const char *lang; /* static (kf_lang_name): also set the conversation's language */
+    int fallbacks;    /* >= 0: also set the conversation's miss count */
+    kf_out *reply;
+} kf_vpend;
+
+/* A turn's answers are committed at the latest when this many wait (bounds the memory and
+ * the time the first of them waits in a very long turn). */
+#define PEND_MAX 4096
 
 const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
     KF_PE_BAD_JSON,
@@ -308,7 +325,8 @@ static kf_out *handoff_frame(kf_ws_visitor_pss *p, const char *reason, int urgen
 }
 
 /* Turns a match into the bot's frame. */
-static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_to)
+static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_to,
+                              int *fallbacks_changed)
 {
     kf_server *s = p->srv;
     kf_lang lang = m->lang == KF_LANG_EN ? KF_LANG_EN : KF_LANG_ZH;
@@ -323,9 +341,10 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
         d = KF_DECISION_HANDOFF;
         misses = 0;
     }
+    *fallbacks_changed = -1;
     if (misses != p->conv.fallbacks) {
         p->conv.fallbacks = misses;
-        kf_store_conv_set_fallbacks(s->store, p->conv.id, misses);
+        *fallbacks_changed = misses; /* stored with the message */
     }
     s->m.decisions[d]++;
     switch (d) {
@@ -368,6 +387,9 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
     return NULL;
 }
 
+static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
+                        kf_out *reply, const int64_t *seqs, size_t n);
+
 /* Stores the visitor's row and the bot's reply in one transaction, then queues the ack and
  * the reply. Nothing is acknowledged that is not committed. */
 static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of, kf_out *reply,
@@ -378,6 +400,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     char *stored = NULL;
     size_t n = 1;
 
+    kf_ws_visitor__flush(p->srv); /* earlier frames first: seqs follow arrival */
     rows[0] = *in;
     if (reply) {
         stored = kf_out_dump_stored(reply);
@@ -395,8 +418,15 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     }
     int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
     kf_free(stored);
+    after_store(p, rc, in->client_id, of, reply, seqs, n);
+}
+
+/* After the store has the rows (rc KF_OK) or refused them: what commit_and_send queues. */
+static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
+                        kf_out *reply, const int64_t *seqs, size_t n)
+{
     if (rc) {
-        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", in->client_id,
+        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", client_id,
                    -1);
         /* The database fails (disk full, read-only): still answer, but outside the
          * conversation like the error frame: seq is the latest, no reply_to, "unsaved": 1;
@@ -406,14 +436,121 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
         return;
     }
     p->conv.last_seq = seqs[n - 1];
-    kf_out *ack = kf_proto_ack(in->client_id, of);
+    kf_out *ack = kf_proto_ack(client_id, of);
     if (ack)
         send_conv_frame(p, ack, seqs[0]);
     kf_out_free(ack);
-    if (reply) {
-        if (kf_out_set_int(reply, "reply_to", seqs[0]) == KF_OK)
-            send_conv_frame(p, reply, seqs[1]);
+    if (reply && kf_out_set_int(reply, "reply_to", seqs[0]) == KF_OK)
+        send_conv_frame(p, reply, seqs[1]);
+}
+
+static void pend_cleanup(kf_vpend *v)
+{
+    kf_free(v->client_id);
+    kf_free(v->text);
+    kf_free(v->entry);
+    kf_free(v->norm);
+    kf_free(v->frame);
+    kf_out_free(v->reply);
+}
+
+void kf_ws_visitor__flush(kf_server *s)
+{
+    size_t n = s->n_pend;
+    if (n == 0)
+        return;
+    lws_sul_cancel(&s->sul_flush);
+    kf_vpend *pend = s->pend;
+    kf_store_batch_item *items = s->pend_items;
+    for (size_t i = 0; i < n; i++) {
+        items[i].rows = pend[i].rows;
+        items[i].seqs = pend[i].seqs;
+        items[i].rc = KF_OK;
     }
+    kf_store_append_batch(s->store, items, n, kf_store_now_ms());
+    s->m.commits++;
+    s->m.committed += n;
+    s->n_pend = 0; /* before sending: nothing below adds to the batch, but stay safe */
+    for (size_t i = 0; i < n; i++) {
+        kf_vpend *v = &pend[i];
+        if (v->p) {
+            v->p->n_pend--;
+            after_store(v->p, items[i].rc, v->client_id, "message", v->reply, v->seqs, 2);
+        }
+        pend_cleanup(v);
+    }
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul)
+{
+    kf_ws_visitor__flush(lws_container_of(sul, kf_server, sul_flush));
+}
+
+/* 1 if an answer to the frame with this client id waits for the group commit. */
+static int pending_id(const kf_ws_visitor_pss *p, const char *client_id)
+{
+    const kf_server *s = p->srv;
+    for (size_t i = 0; p->n_pend && i < s->n_pend; i++)
+        if (s->pend[i].p == p && !strcmp(s->pend[i].client_id, client_id))
+            return 1;
+    return 0;
+}
+
+static char *dup_opt(const char *v, int *fail)
+{
+    char *d = v ? kf_strdup(v) : NULL;
+    if (v && !d)
+        *fail = 1;
+    return d;
+}
+
+/* The hot path of commit_and_send: the visitor's message and the bot's reply join the group
+ * commit of this service turn; the ack and the reply are queued after it (flush). Takes
+ * reply. Falls back to the immediate path when memory runs out. */
+static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out *reply,
+                           const char *lang, int fallbacks)
+{
+    kf_server *s = p->srv;
+    int fail = 0;
+    if (s->n_pend >= PEND_MAX)
+        kf_ws_visitor__flush(s);
+    if (kf_grow(&s->pend, &s->cap_pend, s->n_pend + 1, sizeof(*s->pend)) ||
+        kf_grow(&s->pend_items, &s->cap_pend_items, s->n_pend + 1, sizeof(*s->pend_items)))
+        fail = 1;
+    kf_vpend v = {.p = p, .lang = lang, .fallbacks = fallbacks, .reply = reply};
+    v.client_id = dup_opt(in->client_id, &fail);
+    v.text = dup_opt(in->text, &fail);
+    v.entry = dup_opt(in->entry, &fail);
+    v.norm = dup_opt(in->norm, &fail);
+    v.frame = fail ? NULL : kf_out_dump_stored(reply);
+    if (fail || !v.frame) {
+        v.reply = NULL;
+        pend_cleanup(&v);
+        if (lang)
+            kf_store_conv_update(s->store, p->conv.id, lang, NULL, NULL);
+        if (fallbacks >= 0)
+            kf_store_conv_set_fallbacks(s->store, p->conv.id, fallbacks);
+        commit_and_send(p, (kf_store_row *)in, "message", reply, in->entry);
+        kf_out_free(reply);
+        return;
+    }
+    v.rows[0] = *in;
+    v.rows[0].client_id = v.client_id;
+    v.rows[0].text = v.text;
+    v.rows[0].entry = v.entry;
+    v.rows[0].norm = v.norm;
+    v.rows[1] = (kf_store_row){.dir = KF_DIR_OUT,
+                               .kind = kf_out_type(reply),
+                               .entry = v.entry,
+                               .frame = v.frame,
+                               .ref_seq = KF_STORE_REF_PREV,
+                               .helpful = -1};
+    s->pend_items[s->n_pend] = (kf_store_batch_item){
+        .conv = p->conv.id, .n = 2, .lang = lang, .fallbacks = fallbacks};
+    s->pend[s->n_pend++] = v;
+    p->n_pend++;
+    if (s->n_pend == 1)
+        lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
 }
 
 static int rate_ok(kf_ws_visitor_pss *p, const char *id)
@@ -513,7 +650,10 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
         return;
     }
-    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. */
+    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. An
+     * answer still waiting for the group commit is stored first, then found. */
+    if (f->id && pending_id(p, f->id))
+        kf_ws_visitor__flush(s);
     if (f->id && kf_store_find_client_id(s->store, p->conv.id, f->id, &dup) == KF_OK) {
         kf_out *ack = kf_proto_ack(f->id, "message");
         if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
@@ -557,11 +697,14 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     /* A visitor who lets kefu detect the language (hello lang "auto") is answered in the
      * language of their latest question; the conversation remembers it, so that a clicked
-     * option and what agents and the desk send later use it too. */
-    if (p->lang == KF_LANG_NONE && strcmp(p->conv.lang, kf_lang_name(m.lang)) != 0 &&
-        kf_store_conv_update(s->store, p->conv.id, kf_lang_name(m.lang), NULL, NULL) == KF_OK)
-        snprintf(p->conv.lang, sizeof(p->conv.lang), "%s", kf_lang_name(m.lang));
-    kf_out *reply = decision_frame(p, &m, 0);
+     * option and what agents and the desk send later use it too (stored with the message). */
+    const char *lang_changed = NULL;
+    if (p->lang == KF_LANG_NONE && strcmp(p->conv.lang, kf_lang_name(m.lang)) != 0) {
+        lang_changed = kf_lang_name(m.lang);
+        snprintf(p->conv.lang, sizeof(p->conv.lang), "%s", lang_changed);
+    }
+    int fallbacks_changed = -1;
+    kf_out *reply = decision_frame(p, &m, 0, &fallbacks_changed);
     /* For reports (docs/metrics.md): the engine's own decision (a miss stays a fallback even
      * when it sends the visitor to a person), its score, and the normalised text that the
      * editors' to-do list groups by. A failed normalisation only leaves the text out. */
@@ -589,10 +732,19 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f",
                (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
                m.entry ? m.entry->id : "-", secs * 1e6);
-    if (!reply)
+    if (!reply) {
         send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
-    else
+    } else if (!p->desk_changed) {
+        defer_and_send(p, &in, reply, lang_changed, fallbacks_changed); /* takes reply */
+        reply = NULL;
+    } else { /* a handoff (rare): stored now, the desk acts on it right after */
+        kf_ws_visitor__flush(s);
+        if (lang_changed)
+            kf_store_conv_update(s->store, p->conv.id, lang_changed, NULL, NULL);
+        if (fallbacks_changed >= 0)
+            kf_store_conv_set_fallbacks(s->store, p->conv.id, fallbacks_changed);
         commit_and_send(p, &in, "message", reply, in.entry);
+    }
     kf_out_free(reply);
     kf_buf_cleanup(&norm);
     if (rc == KF_OK)
@@ -838,6 +990,10 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
         send_error(p, err.code, err.message, err.id, -1);
         return;
     }
+    /* Everything but a message and typing is stored at once: the answers waiting for the
+     * group commit go first, so that the conversation keeps the order of arrival. */
+    if (f.type != KF_IN_MESSAGE && f.type != KF_IN_TYPING)
+        kf_ws_visitor__flush(p->srv);
     if (p->srv->stopping && f.type != KF_IN_TYPING) {
         send_error(p, KF_PE_SHUTTING_DOWN, "the server is restarting; reconnect shortly", f.id, -1);
     } else if (f.type == KF_IN_HELLO) {
@@ -998,6 +1154,11 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
         return;
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=close", (unsigned long long)p->id,
            (long long)p->conv.id);
+    for (size_t i = 0; p->n_pend && i < s->n_pend; i++)
+        if (s->pend[i].p == p) { /* stored at the flush all the same; sent to nobody */
+            s->pend[i].p = NULL;
+            p->n_pend--;
+        }
     kf_wsq_cleanup(&p->q);
     kf_wsrx_cleanup(&p->rx);
     if (p->slot)

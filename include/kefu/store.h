@@ -115,6 +115,18 @@ typedef struct kf_store_row {
 /* Returns 0 to continue, non-zero to stop (replay then returns that value). */
 typedef int (*kf_store_row_cb)(void *ud, const kf_store_row *row);
 
+/* One item of append_batch: an append() to one conversation, plus optional updates of that
+ * conversation's state made with it (the server's hot path writes them together). */
+typedef struct kf_store_batch_item {
+    int64_t conv;
+    const kf_store_row *rows;
+    size_t n;
+    const char *lang; /* non-NULL: also set the conversation's language */
+    int fallbacks;    /* >= 0: also set the conversation's fallback count */
+    int64_t *seqs;    /* out: n seqs, as append() */
+    int rc;           /* out: KF_OK, or why this item (alone) was not stored */
+} kf_store_batch_item;
+
 typedef struct kf_store_ops {
     const char *name;
     void (*close)(void *be);
@@ -129,6 +141,11 @@ typedef struct kf_store_ops {
      * seqs[i]). All or nothing. */
     int (*append)(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                   int64_t *seqs);
+    /* Group commit: stores n items with one commit where it can. Each item is all or
+     * nothing and succeeds or fails on its own (items[i].rc), exactly as if each had been
+     * appended alone, in order; when an item's rc is KF_OK it is durable, as append()'s.
+     * NULL: the wrapper appends the items one by one. */
+    void (*append_batch)(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms);
     /* The seq of the inbound row with this client id, or KF_ENOTFOUND. */
     int (*find_client_id)(void *be, int64_t conv, const char *client_id, int64_t *seq);
     /* Reads one row by seq into cb (KF_ENOTFOUND if none). */
@@ -229,6 +246,8 @@ int kf_store_conv_update(kf_store *s, int64_t id, const char *lang, const char *
                          const char *state);
 int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                     int64_t *seqs);
+/* See kf_store_ops.append_batch. */
+void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, int64_t now_ms);
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq);
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
 int kf_store_replay(kf_store *s, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,
