@@ -22,6 +22,7 @@ const char *kf_strerror(int code)
     case KF_EDB: return "database error";
     case KF_EEMPTY: return "empty input";
     case KF_EBUSY: return "busy";
+    case KF_EEXIST: return "already exists";
     default: return "unknown error";
     }
 }

@@ -513,8 +513,14 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
             sqlite3_bind_double(st, 12, r->confidence);
         bind_text(st, 13, r->norm);
     }
-    if ((rc = run(s, ST_MSG_INSERT)))
-        return rc;
+    st = s->st[ST_MSG_INSERT];
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE) /* a client id already stored: the caller's expected duplicate */
+        return sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE
+                   ? KF_EEXIST
+                   : fail_db(s, stmt_sql[ST_MSG_INSERT]);
     if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
         st = s->st[ST_FEEDBACK_INSERT];
         sqlite3_bind_int64(st, 1, conv);

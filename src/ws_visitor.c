@@ -50,6 +50,7 @@ typedef struct kf_ws_visitor_pss {
     uint64_t tok_ns;
     int rx_paused; /* rx flow control: not reading while the queue is half full */
     unsigned n_pend; /* answers of this connection waiting for the group commit */
+    int resumed;     /* hello resumed a conversation: its first frames may be resends */
 } kf_ws_visitor_pss;
 
 /* An answered message waiting for the group commit: what the store gets (owned copies, as
@@ -422,9 +423,18 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
 }
 
 /* After the store has the rows (rc KF_OK) or refused them: what commit_and_send queues. */
+static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const char *of,
+                          int64_t seq);
+
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
                         kf_out *reply, const int64_t *seqs, size_t n)
 {
+    int64_t dup = 0;
+    if (rc == KF_EEXIST && client_id &&
+        kf_store_find_client_id(p->srv->store, p->conv.id, client_id, &dup) == KF_OK) {
+        ack_duplicate(p, client_id, of, dup); /* a resend: acknowledged again, not answered */
+        return;
+    }
     if (rc) {
         send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", client_id,
                    -1);
@@ -442,6 +452,15 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
     kf_out_free(ack);
     if (reply && kf_out_set_int(reply, "reply_to", seqs[0]) == KF_OK)
         send_conv_frame(p, reply, seqs[1]);
+}
+
+static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const char *of,
+                          int64_t seq)
+{
+    kf_out *ack = kf_proto_ack(client_id, of);
+    if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
+        enqueue_out(p, ack, seq);
+    kf_out_free(ack);
 }
 
 static void pend_cleanup(kf_vpend *v)
@@ -484,16 +503,6 @@ void kf_ws_visitor__flush(kf_server *s)
 static void flush_cb(lws_sorted_usec_list_t *sul)
 {
     kf_ws_visitor__flush(lws_container_of(sul, kf_server, sul_flush));
-}
-
-/* 1 if an answer to the frame with this client id waits for the group commit. */
-static int pending_id(const kf_ws_visitor_pss *p, const char *client_id)
-{
-    const kf_server *s = p->srv;
-    for (size_t i = 0; p->n_pend && i < s->n_pend; i++)
-        if (s->pend[i].p == p && !strcmp(s->pend[i].client_id, client_id))
-            return 1;
-    return 0;
 }
 
 static char *dup_opt(const char *v, int *fail)
@@ -605,6 +614,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
         }
     }
     p->have_conv = 1;
+    p->resumed = resumed;
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=%s last_seq=%lld", (unsigned long long)p->id,
            (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
     kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
@@ -650,16 +660,16 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
         return;
     }
-    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. An
-     * answer still waiting for the group commit is stored first, then found. */
-    if (f->id && pending_id(p, f->id))
+    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. Resends
+     * come after a reconnect, so a resumed connection looks first (the answers waiting for
+     * the group commit are stored before); anywhere else the store's unique client id is
+     * the backstop (after_store). */
+    if (f->id && p->resumed) {
         kf_ws_visitor__flush(s);
-    if (f->id && kf_store_find_client_id(s->store, p->conv.id, f->id, &dup) == KF_OK) {
-        kf_out *ack = kf_proto_ack(f->id, "message");
-        if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
-            enqueue_out(p, ack, dup);
-        kf_out_free(ack);
-        return;
+        if (kf_store_find_client_id(s->store, p->conv.id, f->id, &dup) == KF_OK) {
+            ack_duplicate(p, f->id, "message", dup);
+            return;
+        }
     }
     if (!rate_ok(p, f->id))
         return;

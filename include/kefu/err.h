@@ -20,6 +20,7 @@ enum {
     KF_EDB = -8,      /* database error */
     KF_EEMPTY = -9,   /* empty input */
     KF_EBUSY = -10,
+    KF_EEXIST = -11, /* already there (a unique key) */
 };
 
 /* A static English description of an error code; never NULL. */

@@ -138,7 +138,8 @@ typedef struct kf_store_ops {
     /* Updates lang/page/state where not NULL. */
     int (*conv_update)(void *be, int64_t id, const char *lang, const char *page, const char *state);
     /* Appends rows in one transaction, giving each the conversation's next seq (written to
-     * seqs[i]). All or nothing. */
+     * seqs[i]). All or nothing; KF_EEXIST when an inbound row's client id is already in the
+     * conversation. */
     int (*append)(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                   int64_t *seqs);
     /* Group commit: stores n items with one commit where it can. Each item is all or

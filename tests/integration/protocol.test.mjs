@@ -127,6 +127,55 @@ test('a resent message (same id) is acknowledged again, not answered twice', () 
   c.close();
 }));
 
+test('a message resent after a reconnect is acknowledged again with its first seq, not answered', () => withServer({ set: SETS }, async (s) => {
+  const [c, w] = await s.visitor();
+  const { ack } = await c.ask('我想退货', 'r1');
+  c.close();
+  const [c2, w2] = await s.visitor({ token: w.token, last_seq: ack.seq + 1 });
+  assert.equal(w2.resumed, true);
+  c2.send({ type: 'message', text: '我想退货', id: 'r1' });
+  const again = await c2.next('ack');
+  assert.equal(again.seq, ack.seq);
+  assert.equal(again.duplicate, 1);
+  const { ack: next } = await c2.ask('发票怎么开', 'r2');
+  assert.equal(next.seq, ack.seq + 2);
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '2');
+  c2.close();
+}));
+
+test('a burst of messages on many connections: every ack and answer in order, all stored (group commit)', () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000'] }, async (s) => {
+  const clients = [];
+  for (let i = 0; i < 20; i++) clients.push((await s.visitor())[0]);
+  // Every client sends 5 messages at once, and one of them twice: they reach the server in the
+  // same service turns, so they are stored by shared commits.
+  for (const c of clients) {
+    for (let k = 0; k < 5; k++) c.send({ type: 'message', text: k % 2 ? '发票怎么开' : '我想退货', id: `b${k}` });
+    c.send({ type: 'message', text: '我想退货', id: 'b2' });
+  }
+  for (const c of clients) {
+    let last = 0;
+    for (let k = 0; k < 5; k++) {
+      const ack = await c.next((f) => f.type === 'ack' && f.id === `b${k}` && !f.duplicate);
+      assert.ok(ack.seq > last, `acks in order: ${ack.seq} after ${last}`);
+      const reply = await c.next((f) => f.reply_to === ack.seq);
+      assert.equal(reply.seq, ack.seq + 1);
+      last = reply.seq;
+    }
+    const dup = await c.next((f) => f.type === 'ack' && f.duplicate === 1);
+    assert.equal(dup.id, 'b2');
+    assert.equal(c.frames.filter((f) => f.type === 'answer' || f.type === 'clarify').length, 0,
+      `one answer per message: ${JSON.stringify(c.frames)}`);
+    c.close();
+  }
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '100');
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'out'").trim(), '100');
+  const m = await (await fetch(`${s.url}/metrics`)).text();
+  const commits = Number(/^kefu_group_commits_total (\d+)/m.exec(m)[1]);
+  const committed = Number(/^kefu_group_committed_total (\d+)/m.exec(m)[1]);
+  assert.ok(committed >= 100, `group commits stored the answered messages: ${committed}`);
+  assert.ok(commits >= 1 && commits <= committed, `${commits} commits for ${committed} answers`);
+}));
+
 test('lang auto: the language of the latest question also answers a chosen option', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor({ lang: 'auto' });
   const { reply } = await c.ask('how long does a refund take', 'e1');

@@ -87,7 +87,7 @@ static void conversation(void **state)
     assert_int_equal(seqs[0], 1);
     assert_int_equal(seqs[1], 2);
     /* a duplicate client id fails as a whole: nothing half-written */
-    assert_int_equal(kf_store_append(st, c.id, rows, 2, 3000, seqs), KF_EDB);
+    assert_int_equal(kf_store_append(st, c.id, rows, 2, 3000, seqs), KF_EEXIST);
     int64_t dup = 0;
     assert_int_equal(kf_store_find_client_id(st, c.id, "m1", &dup), KF_OK);
     assert_int_equal(dup, 1);
