@@ -603,6 +603,8 @@ void kf_desk__visitor_message(kf_server *s, int64_t conv, int64_t seq, const cha
         return;
     snprintf(dc->preview, sizeof(dc->preview), "%s", text);
     if (!dc->c.agent) {
+        if (!s->n_agent_conns)
+            return; /* nobody to tell; the queue frame is made for every agent socket */
         kf_out *o = kf_desk__queue_frame(s); /* the preview changed */
         if (o)
             kf_ws_agent__send(s, 0, o);

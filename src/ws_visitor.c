@@ -62,7 +62,7 @@ typedef struct kf_vpend {
     char *client_id, *text, *entry, *norm, *frame;
     const char *lang; /* static (kf_lang_name): also set the conversation's language */
     int fallbacks;    /* >= 0: also set the conversation's miss count */
-    kf_out *reply;
+    kf_out *reply;    /* NULL: a message to the people holding the conversation (desk) */
 } kf_vpend;
 
 /* A turn's answers are committed at the latest when this many wait (bounds the memory and
@@ -494,8 +494,11 @@ void kf_ws_visitor__flush(kf_server *s)
         kf_vpend *v = &pend[i];
         if (v->p) {
             v->p->n_pend--;
-            after_store(v->p, items[i].rc, v->client_id, "message", v->reply, v->seqs, 2);
+            after_store(v->p, items[i].rc, v->client_id, "message", v->reply, v->seqs,
+                        items[i].n);
         }
+        if (!v->reply && items[i].rc == KF_OK) /* the agent (or the queue) sees it now */
+            kf_desk__visitor_message(s, items[i].conv, v->seqs[0], v->text);
         pend_cleanup(v);
     }
 }
@@ -515,7 +518,8 @@ static char *dup_opt(const char *v, int *fail)
 
 /* The hot path of commit_and_send: the visitor's message and the bot's reply join the group
  * commit of this service turn; the ack and the reply are queued after it (flush). Takes
- * reply. Falls back to the immediate path when memory runs out. */
+ * reply. reply NULL: a message to the people holding the conversation, passed to the desk
+ * after the commit. Falls back to the immediate path when memory runs out. */
 static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out *reply,
                            const char *lang, int fallbacks)
 {
@@ -531,8 +535,8 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
     v.text = dup_opt(in->text, &fail);
     v.entry = dup_opt(in->entry, &fail);
     v.norm = dup_opt(in->norm, &fail);
-    v.frame = fail ? NULL : kf_out_dump_stored(reply);
-    if (fail || !v.frame) {
+    v.frame = fail || !reply ? NULL : kf_out_dump_stored(reply);
+    if (fail || (reply && !v.frame)) {
         v.reply = NULL;
         pend_cleanup(&v);
         if (lang)
@@ -541,6 +545,8 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
             kf_store_conv_set_fallbacks(s->store, p->conv.id, fallbacks);
         commit_and_send(p, (kf_store_row *)in, "message", reply, in->entry);
         kf_out_free(reply);
+        if (!reply && p->conv.last_seq)
+            kf_desk__visitor_message(s, p->conv.id, p->conv.last_seq, in->text);
         return;
     }
     v.rows[0] = *in;
@@ -548,14 +554,15 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
     v.rows[0].text = v.text;
     v.rows[0].entry = v.entry;
     v.rows[0].norm = v.norm;
-    v.rows[1] = (kf_store_row){.dir = KF_DIR_OUT,
-                               .kind = kf_out_type(reply),
-                               .entry = v.entry,
-                               .frame = v.frame,
-                               .ref_seq = KF_STORE_REF_PREV,
-                               .helpful = -1};
+    if (reply)
+        v.rows[1] = (kf_store_row){.dir = KF_DIR_OUT,
+                                   .kind = kf_out_type(reply),
+                                   .entry = v.entry,
+                                   .frame = v.frame,
+                                   .ref_seq = KF_STORE_REF_PREV,
+                                   .helpful = -1};
     s->pend_items[s->n_pend] = (kf_store_batch_item){
-        .conv = p->conv.id, .n = 2, .lang = lang, .fallbacks = fallbacks};
+        .conv = p->conv.id, .n = reply ? 2 : 1, .lang = lang, .fallbacks = fallbacks};
     s->pend[s->n_pend++] = v;
     p->n_pend++;
     if (s->n_pend == 1)
@@ -681,9 +688,7 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
                             .client_id = f->id,
                             .text = f->text,
                             .helpful = -1};
-        commit_and_send(p, &row, "message", NULL, NULL);
-        if (p->conv.last_seq)
-            kf_desk__visitor_message(s, p->conv.id, p->conv.last_seq, f->text);
+        defer_and_send(p, &row, NULL, NULL, -1);
         return;
     }
     p->last_text = f->text;
