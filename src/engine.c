@@ -41,9 +41,9 @@ void kf_engine_config_defaults(kf_engine_config *c)
     memset(c, 0, sizeof(*c));
     c->kb_dir = "kb";
     c->intents_dir = "intents";
-    c->answer_min = 0.07;
-    c->margin_min = 0.1;
-    c->clarify_min = 0.05;
+    c->answer_min = 0.10;
+    c->margin_min = 0.05;
+    c->clarify_min = 0.10;
     c->learned = 1;
     c->limits.match_limit = 100000;
     c->limits.depth_limit = 1000;
@@ -282,10 +282,11 @@ static int cmp_dbl(const void *a, const void *b)
  * the rest, and "none" is put at the CALIB_QUANTILE of the scores that the held-out
  * phrasings give their own entry when it wins. So a held-out phrasing typically gets a
  * confidence near 0.5 or more, and text unlike any phrasing falls below. Deterministic:
- * the split depends only on the order of the phrasings. */
-static int calibrate(kf_engine *e, learned *l, const kf_fvec *rows, const int *labels)
+ * the split depends only on the order of the phrasings. rows[e->n_phr..n) are the answers
+ * (see answer_rows()): always trained on, never held out. */
+static int calibrate(kf_engine *e, learned *l, const kf_fvec *rows, const int *labels, size_t n)
 {
-    size_t n = e->n_phr, ne = e->kb->n_entries, ntr = 0, nho = 0, nsc = 0;
+    size_t ne = e->kb->n_entries, ntr = 0, nho = 0, nsc = 0;
     kf_fvec *tr = NULL;
     int *trl = NULL;
     uint32_t *seen = NULL;
@@ -307,7 +308,7 @@ static int calibrate(kf_engine *e, learned *l, const kf_fvec *rows, const int *l
     if (!tr || !trl || !seen || !sc || !raw || !held)
         goto out;
     for (size_t p = 0; p < n; p++) {
-        uint32_t k = seen[labels[p]]++;
+        uint32_t k = p < e->n_phr ? seen[labels[p]]++ : 0;
         if (k % 4 == 3) {
             held[p] = 1;
             nho++;
@@ -351,6 +352,33 @@ out:
     return rc;
 }
 
+/* The answers of a knowledge base are training text too: one row per version, labelled
+ * with its entry. They name what the phrasings leave out (the answer to "维修要多少钱" talks
+ * about 费用 and 收费; the one to "how do I get a replacement" about exchanges), so a question
+ * worded unlike every phrasing can still land on the entry whose answer it asks for.
+ * Knowledge made from labelled lines (kf_engine_from_tsv) has labels, not answers, and none
+ * of this. Returns the number of versions with an answer; with out, fills out (borrowed
+ * texts) and labels. */
+static size_t answer_rows(const kf_engine *e, const char **out, int *labels)
+{
+    size_t n = 0;
+    if (e->no_answer_rows)
+        return 0;
+    for (size_t i = 0; i < e->kb->n_entries; i++) {
+        const kf_entry *en = &e->kb->entries[i];
+        for (size_t v = 0; v < en->n_versions; v++) {
+            if (!en->versions[v].answer || !en->versions[v].answer[0])
+                continue;
+            if (out) {
+                out[n] = en->versions[v].answer;
+                labels[n] = (int)i;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Builds the vocabulary and trains the model. Runs on the trainer thread or inline. */
 static learned *build_learned(kf_engine *e, int *err)
 {
@@ -358,17 +386,27 @@ static learned *build_learned(kf_engine *e, int *err)
     kf_fvec *rows = NULL;
     int *labels = NULL;
     kf_analyzer *a = NULL;
+    const char **text = NULL;
     int rc = KF_ENOMEM;
 
+    /* rows: the phrasings, then the answers */
+    size_t n_ans = answer_rows(e, NULL, NULL), n = e->n_phr + n_ans;
     l = kf_calloc(1, sizeof(*l));
-    rows = kf_calloc(e->n_phr ? e->n_phr : 1, sizeof(*rows));
-    labels = kf_calloc(e->n_phr ? e->n_phr : 1, sizeof(*labels));
+    rows = kf_calloc(n ? n : 1, sizeof(*rows));
+    labels = kf_calloc(n ? n : 1, sizeof(*labels));
+    text = kf_calloc(n ? n : 1, sizeof(*text));
     a = kf_analyzer_new(e->syn, NULL);
-    if (!l || !rows || !labels || !a || !(l->vocab = kf_vocab_new()))
+    if (!l || !rows || !labels || !text || !a || !(l->vocab = kf_vocab_new()))
         goto fail;
     for (size_t p = 0; p < e->n_phr; p++) {
-        const char *t = e->phr_text[p];
-        if ((rc = kf_vocab_add_doc(l->vocab, a, t, strlen(t))) && rc != KF_EUTF8)
+        text[p] = e->phr_text[p];
+        labels[p] = (int)e->phr_entry[p];
+    }
+    answer_rows(e, text + e->n_phr, labels + e->n_phr);
+    for (size_t p = 0; p < n; p++) {
+        rc = p < e->n_phr ? kf_vocab_add_doc(l->vocab, a, text[p], strlen(text[p]))
+                          : kf_vocab_add_ref(l->vocab, a, text[p], strlen(text[p]));
+        if (rc && rc != KF_EUTF8)
             goto fail;
     }
     kf_vocab_freeze(l->vocab);
@@ -384,17 +422,16 @@ static learned *build_learned(kf_engine *e, int *err)
         l->cached = l->model != NULL;
     }
     if (!l->model) {
-        for (size_t p = 0; p < e->n_phr; p++) {
-            const char *t = e->phr_text[p];
-            if ((rc = kf_vocab_vector(l->vocab, a, t, strlen(t), &rows[p], NULL, NULL)) &&
+        for (size_t p = 0; p < n; p++) {
+            if ((rc = kf_vocab_vector(l->vocab, a, text[p], strlen(text[p]), &rows[p], NULL,
+                                      NULL)) &&
                 rc != KF_EUTF8)
                 goto fail;
-            labels[p] = (int)e->phr_entry[p];
         }
-        if ((rc = calibrate(e, l, rows, labels)))
+        if ((rc = calibrate(e, l, rows, labels, n)))
             goto fail;
-        l->model = kf_model_train(rows, labels, e->n_phr, kf_vocab_size(l->vocab),
-                                  e->kb->n_entries, SVM_C, &rc);
+        l->model = kf_model_train(rows, labels, n, kf_vocab_size(l->vocab), e->kb->n_entries,
+                                  SVM_C, &rc);
         if (!l->model)
             goto fail;
         if (cpath[0] && (rc = kf_model_save(l->model, l->none, cpath)))
@@ -404,10 +441,11 @@ static learned *build_learned(kf_engine *e, int *err)
     rc = KF_OK;
 fail:
     if (rows)
-        for (size_t p = 0; p < e->n_phr; p++)
+        for (size_t p = 0; p < n; p++)
             kf_fvec_cleanup(&rows[p]);
     kf_free(rows);
     kf_free(labels);
+    kf_free(text);
     kf_analyzer_free(a);
     if (rc) {
         learned_free(l);
@@ -659,6 +697,7 @@ kf_engine *kf_engine_from_tsv(const kf_engine_config *cfg, const char *file, con
     if (kf_diag_count(d) > before)
         goto fail;
     snprintf(e->hash, sizeof(e->hash), "tsv");
+    e->no_answer_rows = 1; /* the answers are the labels */
     if (finish_load(e, d))
         goto fail;
     goto done;

@@ -45,6 +45,7 @@ struct kf_engine {
     size_t n_phr;
     const char **phr_text; /* borrowed from kb */
     uint32_t *phr_entry;
+    int no_answer_rows; /* the learned layer does not train on the answers (engine.c) */
     /* analyzers are not thread-safe: a small pool */
     pthread_mutex_t pool_lock;
     kf_analyzer **pool;

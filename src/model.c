@@ -170,7 +170,8 @@ float kf_model_weight(const kf_model *m, uint32_t f, size_t c)
     return m->w[(size_t)f * m->n_classes + c];
 }
 
-static const char magic[8] = {'K', 'F', 'M', 'O', 'D', 'E', 'L', '2'};
+/* version 3: trained on the answers too and with weighted Han characters (engine.c, feat.c) */
+static const char magic[8] = {'K', 'F', 'M', 'O', 'D', 'E', 'L', '3'};
 
 int kf_model_save(const kf_model *m, double extra, const char *path)
 {

@@ -38,6 +38,10 @@ const char *kf_vocab_name(const kf_vocab *v, uint32_t id);
 /* Counts the features of one training text: adds unseen ones, df += 1 for each distinct
  * feature. Call kf_vocab_freeze after the last text. Returns KF_OK, KF_EUTF8, KF_ENOMEM. */
 int kf_vocab_add_doc(kf_vocab *v, kf_analyzer *a, const char *text, size_t len);
+/* The same for reference text (an entry's answer): its features count in the idf and can
+ * score, but a question's token seen only in reference text counts as unknown for coverage
+ * (answers use many everyday words that no question of the knowledge base asks with). */
+int kf_vocab_add_ref(kf_vocab *v, kf_analyzer *a, const char *text, size_t len);
 /* Computes idf from the document frequencies. No more kf_vocab_add_doc afterwards. */
 void kf_vocab_freeze(kf_vocab *v);
 

@@ -24,7 +24,9 @@ test('/healthz reports status, connections and entries', () => withServer({}, as
   c.close();
 }));
 
-test('/metrics is Prometheus text with connections, messages, decisions, latency, reloads, errors', () => withServer({}, async (s) => {
+// answer_min puts 退款 (about 0.9 on the fixture) in the clarify band and leaves 我想退货
+// (about 1.0) an answer: one decision of each kind whatever the matcher's fine print.
+test('/metrics is Prometheus text with connections, messages, decisions, latency, reloads, errors', () => withServer({ set: ['answer_min=0.97', 'clarify_min=0.05'] }, async (s) => {
   const [c] = await s.visitor();
   await c.ask('我想退货', 'a');
   await c.ask('退款', 'b');

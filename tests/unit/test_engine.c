@@ -75,6 +75,18 @@ static void test_answers(void **state)
     expect_entry(e, "发票", "invoice-issue");          /* a rule answers with an entry */
 }
 
+/* The answers are training text too: a question worded like an answer and like none of the
+ * phrasings (审核 and 通过 appear only in refund-time's answer) ranks that entry first. */
+static void test_answer_text(void **state)
+{
+    kf_engine *e = *state;
+    kf_match m;
+    ask(e, "审核通过了吗", &m);
+    assert_true(m.n_cand > 0);
+    assert_string_equal(m.cand[0].entry->id, "refund-time");
+    kf_match_cleanup(&m);
+}
+
 static void test_language(void **state)
 {
     kf_engine *e = *state;
@@ -367,7 +379,7 @@ int main(void)
         cmocka_unit_test(test_answers),      cmocka_unit_test(test_language),
         cmocka_unit_test(test_rules),        cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_bad_input),    cmocka_unit_test(test_search),
-        cmocka_unit_test(test_run_tests),
+        cmocka_unit_test(test_run_tests),    cmocka_unit_test(test_answer_text),
     };
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_retrieval_only),  cmocka_unit_test(test_background),

@@ -11,21 +11,27 @@ import {
   screenshotPath, W, ROOT, MULT, sleep,
 } from './browser.mjs';
 
-// A question the shipped knowledge cannot decide alone: one character, money: a refund, a
-// payment taken twice or a repair's cost?
-const AMBIGUOUS = '钱';
+// A question the shipped knowledge cannot decide alone: one character, refunds or returns?
+// The matcher leans to returns (return-apply about 0.6, refund-time about 0.2), so the clarify
+// tests run on a server whose answer_min puts that in the clarify band: the widget, not the
+// matcher, is under test there.
+const AMBIGUOUS = '退';
+const CLARIFY = ['answer_min=0.9', 'clarify_min=0.05'];
 
 let browser;
 let shipped; // one server on the shipped knowledge for the tests that only read from it
+let clarifying; // the same knowledge, with CLARIFY
 let failed = false;
 
 before(async () => {
   browser = await launch();
   shipped = await startServer();
+  clarifying = await startServer({ set: CLARIFY });
 });
 after(async () => {
   await browser?.close();
   await stopServer(shipped, failed);
+  await stopServer(clarifying, failed);
 });
 
 // Runs fn(page) in a fresh context (own localStorage); keeps the server log on failure.
@@ -68,7 +74,7 @@ test('a visitor asks in simplified Chinese, traditional Chinese and English', ()
 }));
 
 test('clarify: the options are buttons, and clicking one answers it', () => withPage({}, async (page) => {
-  await page.goto(shipped.url + '/');
+  await page.goto(clarifying.url + '/');
   await openWidget(page);
   const r = await ask(page, AMBIGUOUS);
   assert.equal(r.type, 'clarify', `the shipped knowledge answers "${AMBIGUOUS}" with ${r.type} ${r.entry}`);
@@ -82,7 +88,7 @@ test('clarify: the options are buttons, and clicking one answers it', () => with
   }, r.seq, { timeout: 10000 * MULT });
   const a = await lastReply(page);
   assert.equal(a.type, 'answer');
-  assert.ok(/^(refund|payment|return|repair)-/.test(a.entry), a.entry);
+  assert.ok(/^(refund|return)-/.test(a.entry), a.entry);
   // the choice shows as the visitor's own message
   const rows = await transcript(page);
   assert.deepEqual(rows[rows.length - 2].slice(0, 1), ['visitor']);
@@ -267,7 +273,7 @@ test('the host page\'s hostile CSS does not change the widget', async () => {
 });
 
 test('keyboard only: open, ask, choose an option, close; focus is visible', () => withPage({}, async (page) => {
-  await page.goto(shipped.url + '/');
+  await page.goto(clarifying.url + '/');
   // Tab through the page until the launcher has focus
   let found = false;
   for (let i = 0; i < 20 && !found; i++) {

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT
+ * Unit tests of the feature vocabulary (src/feat.c): the weight of Han characters against
+ * Han pairs, and coverage when a token is known only from reference text (an answer). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "kefu/feat.h"
+#include "kefu/mem.h"
+
+typedef struct {
+    size_t mem0;
+    kf_analyzer *a;
+    kf_vocab *v;
+    kf_fvec x;
+} fx;
+
+static int setup(void **state)
+{
+    static fx f;
+    memset(&f, 0, sizeof(f));
+    f.mem0 = kf_mem_in_use();
+    f.a = kf_analyzer_new(NULL, NULL);
+    f.v = kf_vocab_new();
+    kf_fvec_init(&f.x);
+    *state = &f;
+    return f.a && f.v ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    kf_fvec_cleanup(&f->x);
+    kf_vocab_free(f->v);
+    kf_analyzer_free(f->a);
+    assert_int_equal(kf_mem_in_use(), f->mem0);
+    return 0;
+}
+
+static void add(fx *f, const char *text, int ref)
+{
+    int rc = ref ? kf_vocab_add_ref(f->v, f->a, text, strlen(text))
+                 : kf_vocab_add_doc(f->v, f->a, text, strlen(text));
+    assert_int_equal(rc, KF_OK);
+}
+
+static void vec(fx *f, const char *text)
+{
+    assert_int_equal(kf_vocab_vector(f->v, f->a, text, strlen(text), &f->x, NULL, NULL), KF_OK);
+}
+
+/* value of the feature named name in f->x, or -1 */
+static double val(const fx *f, const char *name)
+{
+    for (size_t i = 0; i < f->x.n; i++)
+        if (strcmp(kf_vocab_name(f->v, f->x.idx[i]), name) == 0)
+            return f->x.val[i];
+    return -1;
+}
+
+/* In one document every feature has the same idf and tf: a Han character then weighs 1.5
+ * times the pair it belongs to, and the vector stays L2-normalised. */
+static void test_han_char_weight(void **state)
+{
+    fx *f = *state;
+    add(f, "退货", 0);
+    kf_vocab_freeze(f->v);
+    vec(f, "退货");
+    assert_int_equal(f->x.n, 3); /* 退, 退货, 货 */
+    double c = val(f, "H:退"), p = val(f, "B:退货");
+    assert_true(c > 0 && p > 0);
+    assert_true(fabs(c / p - 1.5) < 1e-5);
+    assert_true(fabs(val(f, "H:货") - c) < 1e-6);
+    double ss = 0;
+    for (size_t i = 0; i < f->x.n; i++)
+        ss += (double)f->x.val[i] * f->x.val[i];
+    assert_true(fabs(ss - 1.0) < 1e-5);
+    assert_true(fabs(f->x.coverage - 1.0f) < 1e-6);
+}
+
+/* English text has no Han features: every token weighs its TF-IDF weight. */
+static void test_latin_unweighted(void **state)
+{
+    fx *f = *state;
+    add(f, "refund", 0);
+    kf_vocab_freeze(f->v);
+    vec(f, "refund");
+    double w = val(f, "W:refund");
+    assert_true(w > 0);
+    for (size_t i = 0; i < f->x.n; i++)
+        assert_true(fabs(f->x.val[i] - w) < 1e-6); /* the word and its character grams */
+}
+
+/* A token seen only in reference text scores (it has an id) but counts as unknown for
+ * coverage; the same token in a question document counts as known. */
+static void test_reference_text(void **state)
+{
+    fx *f = *state;
+    add(f, "return policy", 0);
+    add(f, "our weather station", 1);
+    kf_vocab_freeze(f->v);
+    vec(f, "weather");
+    assert_true(val(f, "W:weather") > 0);
+    assert_true(f->x.coverage < 1e-6);
+    vec(f, "return weather");
+    assert_true(f->x.coverage > 0.3f && f->x.coverage < 0.7f);
+    vec(f, "return policy");
+    assert_true(fabs(f->x.coverage - 1.0f) < 1e-6);
+}
+
+/* Unknown Han characters weigh as much against coverage as known ones do for it: one known
+ * and one unknown character (each alone in its run) give coverage 1/2. */
+static void test_unknown_han_weight(void **state)
+{
+    fx *f = *state;
+    add(f, "退 款", 0);
+    kf_vocab_freeze(f->v);
+    vec(f, "退 猫");
+    /* 退 has the idf of a token in one of one documents (log(2/2) + 1 = 1), 猫 the largest
+     * (log(2/1) + 1), both times 1.5 */
+    double known = 1.5 * 1.0, unk = 1.5 * (log(2.0) + 1.0);
+    double want = known * known / (known * known + unk * unk);
+    assert_true(fabs(f->x.coverage - want) < 1e-5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_han_char_weight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latin_unweighted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_han_weight, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
