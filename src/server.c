@@ -158,6 +158,7 @@ static void on_wake(kf_server *s)
     char *err = NULL;
     int ready;
 
+    kf_ws_visitor__collect(s); /* a group commit finished on the store's writer */
     if (atomic_load(&s->stop_requested))
         begin_stop(s);
     pthread_mutex_lock(&s->mu);
@@ -395,7 +396,7 @@ int kf_server_run(const kf_config *cfg)
         kf_diag_print(&d, stderr);
         goto out;
     }
-    kf_store_options so = {.sync_full = !strcmp(cfg->db_synchronous, "full")};
+    kf_store_options so = {.sync_full = !strcmp(cfg->db_synchronous, "full"), .writer = 1};
     s.store = kf_store_open_sqlite(cfg->db, &so, err, sizeof(err));
     if (!s.store) {
         fprintf(stderr, "kefu: database: %s\n", err);
@@ -537,6 +538,8 @@ out:
     kf_norm_free(s.norm);
     kf_free(s.pend);
     kf_free(s.pend_items);
+    kf_free(s.fly);
+    kf_free(s.fly_items);
     kf_store_close(s.store);
     addrs_free(&s);
     pthread_mutex_destroy(&s.mu);

@@ -113,12 +113,16 @@ typedef struct kf_server {
     size_t n_addrs;
     kf_metrics m;
     kf_norm *norm; /* made at the first message: the normalised text stored for reports */
-    /* Group commit (ws_visitor.c): the bot's answers of this service turn wait here, and
-     * are stored with one commit before the loop polls again (sul_flush) or before any other
-     * write that must come after them; acks and answers are queued only then. */
-    struct kf_vpend *pend;
-    kf_store_batch_item *pend_items;
+    /* Group commit (ws_visitor.c): the bot's answers of this service turn wait in pend;
+     * at the end of the turn (sul_flush) they become the batch in flight (fly), stored by the
+     * store's writer thread while the loop goes on; its done wakes the loop, which then
+     * queues their acks and answers. A write that must come after them waits (flush). */
+    struct kf_vpend *pend, *fly;
+    kf_store_batch_item *pend_items, *fly_items;
     size_t n_pend, cap_pend, cap_pend_items;
+    size_t n_fly, cap_fly, cap_fly_items;
+    int flying;           /* a batch is with the writer */
+    atomic_int fly_done;  /* set by the writer thread */
     lws_sorted_usec_list_t sul_flush;
     /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
     int64_t reload_ms;
@@ -150,6 +154,8 @@ void kf_ws_visitor__shutdown_all(kf_server *s);
  * their errors). Called before any store write that must follow them, and at the end of a
  * service turn. */
 void kf_ws_visitor__flush(kf_server *s);
+/* The loop's wake-up: if the batch in flight is stored, queues its acks and answers. */
+void kf_ws_visitor__collect(kf_server *s);
 
 /* Delivers a stored frame of conversation conv (numbered seq) to its visitor sockets. */
 void kf_ws_visitor__deliver(kf_server *s, int64_t conv, const kf_out *o, int64_t seq);

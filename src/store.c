@@ -96,6 +96,20 @@ void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, in
     }
 }
 
+int kf_store_append_batch_start(kf_store *s, kf_store_batch_item *items, size_t n,
+                                int64_t now_ms, void (*done)(void *ud), void *ud)
+{
+    if (!s->ops->append_batch_start)
+        return KF_EINVAL;
+    return s->ops->append_batch_start(s->be, items, n, now_ms, done, ud);
+}
+
+void kf_store_append_batch_wait(kf_store *s)
+{
+    if (s->ops->append_batch_wait)
+        s->ops->append_batch_wait(s->be);
+}
+
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq)
 {
     return s->ops->find_client_id(s->be, conv, client_id, seq);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "kefu/log.h"
@@ -301,10 +302,28 @@ typedef struct ckpt {
     char *path;
 } ckpt;
 
+/* The writer (store.h, append_batch_start): group commits on a thread with its own
+ * connection, so that the event loop matches the next messages while the last ones are
+ * written. One job at a time; the caller keeps the items untouched until done. */
+typedef struct writer {
+    pthread_t th;
+    pthread_mutex_t lock;
+    pthread_cond_t job_cond;  /* a job arrived, or stop */
+    pthread_cond_t idle_cond; /* the job is finished */
+    int started, stop, busy;
+    struct sq *conn; /* the writer's connection and statements */
+    kf_store_batch_item *items;
+    size_t n;
+    int64_t now_ms;
+    void (*done)(void *ud);
+    void *ud;
+} writer;
+
 typedef struct sq {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     ckpt ck;
+    writer wr;
 } sq;
 
 static void *ckpt_main(void *arg)
@@ -369,11 +388,14 @@ static void ckpt_stop(ckpt *c)
     c->path = NULL;
 }
 
+static void writer_stop(writer *w);
+
 static void sq_close(void *be)
 {
     sq *s = be;
     if (!s)
         return;
+    writer_stop(&s->wr);
     ckpt_stop(&s->ck);
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
@@ -738,6 +760,102 @@ static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int6
             run(s, ST_ROLLBACK);
         it->rc = rc;
     }
+}
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (!w->stop && !w->items)
+            pthread_cond_wait(&w->job_cond, &w->lock);
+        if (!w->items)
+            break; /* stop, and nothing left to write */
+        kf_store_batch_item *items = w->items;
+        size_t n = w->n;
+        int64_t now_ms = w->now_ms;
+        pthread_mutex_unlock(&w->lock);
+        sq_append_batch(w->conn, items, n, now_ms);
+        /* Told before "idle": the caller may reuse the items once told, and a new job waits
+         * for idle, so a done() can never be taken for the next job's. */
+        w->done(w->ud);
+        pthread_mutex_lock(&w->lock);
+        w->items = NULL;
+        w->busy = 0;
+        pthread_cond_broadcast(&w->idle_cond);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+static int sq_batch_start(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms,
+                          void (*done)(void *ud), void *ud)
+{
+    writer *w = &((sq *)be)->wr;
+    if (!w->started)
+        return KF_EINVAL; /* no writer (":memory:", or the thread could not start) */
+    pthread_mutex_lock(&w->lock);
+    while (w->busy)
+        pthread_cond_wait(&w->idle_cond, &w->lock);
+    w->items = items;
+    w->n = n;
+    w->now_ms = now_ms;
+    w->done = done;
+    w->ud = ud;
+    w->busy = 1;
+    pthread_cond_signal(&w->job_cond);
+    pthread_mutex_unlock(&w->lock);
+    return KF_OK;
+}
+
+/* Waits for the writer's job to finish; 1 if there was one. */
+static int writer_wait(writer *w)
+{
+    int waited = 0;
+    if (!w->started)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    while (w->busy) {
+        waited = 1;
+        pthread_cond_wait(&w->idle_cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return waited;
+}
+
+static void sq_batch_wait(void *be)
+{
+    writer_wait(&((sq *)be)->wr);
+}
+
+/* The serving connection's busy handler: when our own writer holds the write lock, wait for
+ * it to finish rather than sleep and poll; another process (a CLI command) is waited for
+ * in 1 ms steps, up to about 5 s as before. */
+static int main_busy(void *ud, int count)
+{
+    sq *s = ud;
+    if (count >= 5000)
+        return 0;
+    if (!writer_wait(&s->wr))
+        usleep(1000);
+    return 1;
+}
+
+static void writer_stop(writer *w)
+{
+    if (w->started) {
+        pthread_mutex_lock(&w->lock);
+        w->stop = 1;
+        pthread_cond_signal(&w->job_cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->th, NULL);
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->job_cond);
+        pthread_cond_destroy(&w->idle_cond);
+        w->started = 0;
+    }
+    sq_close(w->conn);
+    w->conn = NULL;
 }
 
 static void read_agent(sqlite3_stmt *st, kf_agent_rec *a)
@@ -1109,6 +1227,8 @@ static const kf_store_ops sqlite_ops = {
     .conv_update = sq_conv_update,
     .append = sq_append,
     .append_batch = sq_append_batch,
+    .append_batch_start = sq_batch_start,
+    .append_batch_wait = sq_batch_wait,
     .find_client_id = sq_find_client_id,
     .get_row = sq_get_row,
     .replay = sq_replay,
@@ -1197,18 +1317,14 @@ out:
     return rc;
 }
 
-kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
-                               size_t errlen)
+/* Opens one connection with kefu's settings; the statements are prepared by prepare(). */
+static sq *conn_open(const char *path, const kf_store_options *opt, char *err, size_t errlen)
 {
-    sq *s = NULL;
-    kf_store *st = NULL;
     char pragmas[192];
-
-    s = kf_calloc(1, sizeof(*s));
-    st = kf_calloc(1, sizeof(*st));
-    if (!s || !st) {
+    sq *s = kf_calloc(1, sizeof(*s));
+    if (!s) {
         snprintf(err, errlen, "out of memory");
-        goto fail;
+        return NULL;
     }
     /* The database holds transcripts and session tokens: owner-only by default. */
     mode_t old = umask(077);
@@ -1217,31 +1333,83 @@ kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, ch
     umask(old);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
-        goto fail;
+        sq_close(s);
+        return NULL;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_handler(s->db, main_busy, s);
     /* cache_size 8 MB (SQLite's default is 2 MB): a group commit under load dirties a few
      * thousand pages, and a smaller cache spills them to the WAL in the middle of it. */
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; "
              "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-8192;",
              opt && opt->sync_full ? "FULL" : "NORMAL");
-    if (exec(s, pragmas, err, errlen) || exec(s, "BEGIN", err, errlen))
+    if (exec(s, pragmas, err, errlen)) {
+        sq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int prepare(sq *s, char *err, size_t errlen)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "%s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
+            return KF_EDB;
+        }
+    return KF_OK;
+}
+
+/* The writer's connection and thread. Without them (":memory:", or a failure, logged),
+ * append_batch_start says no and the server stores on its own thread. */
+static void writer_start(sq *s, const char *path, const kf_store_options *opt)
+{
+    char err[256];
+    writer *w = &s->wr;
+    if (!strcmp(path, ":memory:"))
+        return;
+    if (!(w->conn = conn_open(path, opt, err, sizeof(err))) ||
+        prepare(w->conn, err, sizeof(err))) {
+        kf_log(KF_LOG_WARN, "store: no writer thread (%s): group commits run on the loop", err);
+        sq_close(w->conn);
+        w->conn = NULL;
+        return;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->job_cond, NULL);
+    pthread_cond_init(&w->idle_cond, NULL);
+    w->started = pthread_create(&w->th, NULL, writer_main, w) == 0;
+    if (!w->started) {
+        pthread_mutex_destroy(&w->lock);
+        pthread_cond_destroy(&w->job_cond);
+        pthread_cond_destroy(&w->idle_cond);
+        sq_close(w->conn);
+        w->conn = NULL;
+    }
+}
+
+kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
+                               size_t errlen)
+{
+    kf_store *st = kf_calloc(1, sizeof(*st));
+    sq *s = st ? conn_open(path, opt, err, errlen) : NULL;
+    if (!st)
+        snprintf(err, errlen, "out of memory");
+    if (!s)
+        goto fail;
+    if (exec(s, "BEGIN", err, errlen))
         goto fail;
     if (exec(s, schema_sql, err, errlen) || check_version(s, err, errlen)) {
         exec(s, "ROLLBACK", err + strlen(err), 0);
         goto fail;
     }
-    if (exec(s, "COMMIT", err, errlen))
+    if (exec(s, "COMMIT", err, errlen) || prepare(s, err, errlen))
         goto fail;
-    for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                               NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "%s: %s", stmt_sql[i], sqlite3_errmsg(s->db));
-            goto fail;
-        }
     if (strcmp(path, ":memory:") != 0)
         ckpt_start(&s->ck, path);
+    if (opt && opt->writer)
+        writer_start(s, path, opt);
     st->ops = &sqlite_ops;
     st->be = s;
     return st;

@@ -473,39 +473,104 @@ static void pend_cleanup(kf_vpend *v)
     kf_out_free(v->reply);
 }
 
-void kf_ws_visitor__flush(kf_server *s)
+#define SWAP(T, a, b)                                                                          \
+    do {                                                                                       \
+        T t_ = (a);                                                                            \
+        (a) = (b);                                                                             \
+        (b) = t_;                                                                              \
+    } while (0)
+
+/* The waiting answers become the batch in flight (the two sets of arrays swap). */
+static void take_pending(kf_server *s)
 {
-    size_t n = s->n_pend;
-    if (n == 0)
-        return;
     lws_sul_cancel(&s->sul_flush);
-    kf_vpend *pend = s->pend;
-    kf_store_batch_item *items = s->pend_items;
-    for (size_t i = 0; i < n; i++) {
-        items[i].rows = pend[i].rows;
-        items[i].seqs = pend[i].seqs;
-        items[i].rc = KF_OK;
+    SWAP(kf_vpend *, s->pend, s->fly);
+    SWAP(kf_store_batch_item *, s->pend_items, s->fly_items);
+    SWAP(size_t, s->cap_pend, s->cap_fly);
+    SWAP(size_t, s->cap_pend_items, s->cap_fly_items);
+    s->n_fly = s->n_pend;
+    s->n_pend = 0;
+    for (size_t i = 0; i < s->n_fly; i++) {
+        s->fly_items[i].rows = s->fly[i].rows;
+        s->fly_items[i].seqs = s->fly[i].seqs;
+        s->fly_items[i].rc = KF_OK;
     }
-    kf_store_append_batch(s->store, items, n, kf_store_now_ms());
+    s->flying = 1;
+}
+
+/* The batch in flight is stored (each item's rc says how): acks and answers, or errors. */
+static void finish_fly(kf_server *s)
+{
+    size_t n = s->n_fly;
     s->m.commits++;
     s->m.committed += n;
-    s->n_pend = 0; /* before sending: nothing below adds to the batch, but stay safe */
     for (size_t i = 0; i < n; i++) {
-        kf_vpend *v = &pend[i];
+        kf_vpend *v = &s->fly[i];
+        kf_store_batch_item *it = &s->fly_items[i];
         if (v->p) {
             v->p->n_pend--;
-            after_store(v->p, items[i].rc, v->client_id, "message", v->reply, v->seqs,
-                        items[i].n);
+            after_store(v->p, it->rc, v->client_id, "message", v->reply, v->seqs, it->n);
         }
-        if (!v->reply && items[i].rc == KF_OK) /* the agent (or the queue) sees it now */
-            kf_desk__visitor_message(s, items[i].conv, v->seqs[0], v->text);
+        if (!v->reply && it->rc == KF_OK) /* the agent (or the queue) sees it now */
+            kf_desk__visitor_message(s, it->conv, v->seqs[0], v->text);
         pend_cleanup(v);
+    }
+    s->n_fly = 0;
+    s->flying = 0;
+    atomic_store(&s->fly_done, 0);
+}
+
+static void fly_done(void *ud) /* on the store's writer thread */
+{
+    kf_server *s = ud;
+    atomic_store(&s->fly_done, 1);
+    lws_cancel_service(s->cx);
+}
+
+/* Hands the waiting answers to the store's writer thread, unless a batch is already there
+ * (its end starts the next one: under load, batches grow while one is written). A small batch
+ * is stored here at once: handing it over costs two thread wake-ups, which on a busy machine
+ * cost more time than the commit itself (measured: p50 1.6 ms → 6 ms at 4,000 answers/s). */
+#ifndef FLY_MIN
+#define FLY_MIN 64
+#endif
+static void start_fly(kf_server *s)
+{
+    if (s->flying || s->n_pend == 0)
+        return;
+    take_pending(s);
+    if (s->n_fly < FLY_MIN ||
+        kf_store_append_batch_start(s->store, s->fly_items, s->n_fly, kf_store_now_ms(), fly_done,
+                                    s) != KF_OK) {
+        kf_store_append_batch(s->store, s->fly_items, s->n_fly, kf_store_now_ms());
+        finish_fly(s);
+    }
+}
+
+void kf_ws_visitor__collect(kf_server *s)
+{
+    if (s->flying && atomic_load(&s->fly_done)) {
+        finish_fly(s);
+        start_fly(s);
+    }
+}
+
+void kf_ws_visitor__flush(kf_server *s)
+{
+    if (s->flying) {
+        kf_store_append_batch_wait(s->store);
+        finish_fly(s);
+    }
+    if (s->n_pend) { /* stored here, on the loop's connection: the writer is idle */
+        take_pending(s);
+        kf_store_append_batch(s->store, s->fly_items, s->n_fly, kf_store_now_ms());
+        finish_fly(s);
     }
 }
 
 static void flush_cb(lws_sorted_usec_list_t *sul)
 {
-    kf_ws_visitor__flush(lws_container_of(sul, kf_server, sul_flush));
+    start_fly(lws_container_of(sul, kf_server, sul_flush));
 }
 
 static char *dup_opt(const char *v, int *fail)
@@ -1172,6 +1237,11 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
     for (size_t i = 0; p->n_pend && i < s->n_pend; i++)
         if (s->pend[i].p == p) { /* stored at the flush all the same; sent to nobody */
             s->pend[i].p = NULL;
+            p->n_pend--;
+        }
+    for (size_t i = 0; p->n_pend && i < s->n_fly; i++)
+        if (s->fly[i].p == p) {
+            s->fly[i].p = NULL;
             p->n_pend--;
         }
     kf_wsq_cleanup(&p->q);

@@ -147,6 +147,16 @@ typedef struct kf_store_ops {
      * appended alone, in order; when an item's rc is KF_OK it is durable, as append()'s.
      * NULL: the wrapper appends the items one by one. */
     void (*append_batch)(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms);
+    /* The same, asynchronous: starts storing the items on the backend's own thread and
+     * returns; done(ud) is called on that thread once every item's rc and seqs are set.
+     * One batch at a time (a start waits for the previous batch); the caller leaves the items
+     * alone until done. Not every store call waits for a running batch: the backend's other
+     * writes do (they need the write lock), reads see what was committed. KF_EINVAL when the
+     * backend cannot (then use append_batch). NULL: never. */
+    int (*append_batch_start)(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms,
+                              void (*done)(void *ud), void *ud);
+    /* Waits until the batch started by append_batch_start is done. NULL: nothing to wait for. */
+    void (*append_batch_wait)(void *be);
     /* The seq of the inbound row with this client id, or KF_ENOTFOUND. */
     int (*find_client_id)(void *be, int64_t conv, const char *client_id, int64_t *seq);
     /* Reads one row by seq into cb (KF_ENOTFOUND if none). */
@@ -222,6 +232,7 @@ typedef struct kf_store {
 
 typedef struct kf_store_options {
     int sync_full; /* 1: survive power loss (fsync every commit); 0: survive a process crash */
+    int writer;    /* 1: a writer thread with its own connection serves append_batch_start */
 } kf_store_options;
 
 /* Opens the SQLite backend on path (created with its schema if missing; WAL). Returns NULL
@@ -247,8 +258,11 @@ int kf_store_conv_update(kf_store *s, int64_t id, const char *lang, const char *
                          const char *state);
 int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                     int64_t *seqs);
-/* See kf_store_ops.append_batch. */
+/* See kf_store_ops.append_batch, append_batch_start and append_batch_wait. */
 void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, int64_t now_ms);
+int kf_store_append_batch_start(kf_store *s, kf_store_batch_item *items, size_t n,
+                                int64_t now_ms, void (*done)(void *ud), void *ud);
+void kf_store_append_batch_wait(kf_store *s);
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq);
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
 int kf_store_replay(kf_store *s, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,
