@@ -30,7 +30,7 @@
 #include "kefu/mem.h"
 #include "store_sqlite_int.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
@@ -138,7 +138,8 @@ static const char migrate_2_sql[] =
  * groups by it); a conversation keeps the time of its last row (closed = idle since), and a
  * ticket the time it was closed. The indexes make a report cost what its period holds:
  * conversations by start time, then each conversation's decided rows from one narrow partial
- * index (messages_bot covers every column the report reads), never the wide message rows.
+ * index (messages_bot covers every column the report reads), never the wide message rows
+ * (version 4 replaces messages_bot and messages_norm).
  * Rows stored before version 3 get their decision from the bot frame that followed them;
  * they have no normalised text, so they count in every rate but not in the to-do list. */
 static const char migrate_3_sql[] =
@@ -166,6 +167,20 @@ static const char migrate_3_sql[] =
     "CREATE INDEX events_conv ON events(conv_id) WHERE conv_id IS NOT NULL;"
     "CREATE INDEX events_created ON events(created);"
     "UPDATE schema_version SET version = 3;";
+
+/* Version 3 -> 4: the report's rows cheap to write. messages_bot and messages_norm were keyed
+ * by conversation and by text, so with many conversations under way each decided message
+ * dirtied two random index pages (written to the WAL, then checkpointed). messages_time is
+ * keyed by the message's time first, so live traffic only ever appends to its last page; it
+ * covers every column the report reads, and its entries carry the primary key (conv_id, seq)
+ * by which the few to-do examples shown are read. How a report reads it:
+ * store_sqlite_report.c. */
+static const char migrate_4_sql[] =
+    "DROP INDEX messages_bot;"
+    "DROP INDEX messages_norm;"
+    "CREATE INDEX messages_time ON messages(created, decision, confidence, entry, norm)"
+    " WHERE decision IS NOT NULL;"
+    "UPDATE schema_version SET version = 4;";
 
 enum {
     ST_BEGIN,
@@ -224,9 +239,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                      "= ?1",
     [ST_CONV_UPDATE] = "UPDATE conversations SET lang = coalesce(?2, lang), page = coalesce(?3, "
                        "page), state = coalesce(?4, state) WHERE id = ?1",
+    /* active never moves back, even if the clock does: a report finds the rows a conversation
+     * got after its period by it (store_sqlite_report.c). */
     [ST_NEXT_SEQ] =
-        "UPDATE conversations SET last_seq = last_seq + 1, active = ?2 WHERE id = ?1 RETURNING "
-        "last_seq",
+        "UPDATE conversations SET last_seq = last_seq + 1, active = max(coalesce(active, ?2), ?2) "
+        "WHERE id = ?1 RETURNING last_seq",
     [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
                       "frame, created, reply_to, decision, confidence, norm) VALUES (?1, ?2, ?3, "
                       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -1306,6 +1323,13 @@ static int check_version(sq *s, char *err, size_t errlen)
         if (!fresh)
             kf_log(KF_LOG_INFO, "store: database schema upgraded from version 2 to 3");
         v = 3;
+    }
+    if (v == 3) {
+        if (exec(s, migrate_4_sql, err, errlen))
+            goto out;
+        if (!fresh)
+            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 3 to 4");
+        v = 4;
     }
     if (v != SCHEMA_VERSION) {
         snprintf(err, errlen, "database schema version %d, this kefu knows %d", v, SCHEMA_VERSION);

@@ -24,7 +24,7 @@ typedef struct kf_report_query {
  * decision are those stored with the message (the engine's decision: a miss that sent the
  * visitor to a person is a fallback here; the handoff itself is a case). */
 typedef struct kf_rconv {
-    int64_t id, created_ms, active_ms; /* active: time of its last stored row */
+    int64_t id, created_ms, active_ms; /* active: time of its latest stored row */
     int64_t answers, clarifies, fallbacks, handoffs, replies, low_conf;
     int64_t chosen;      /* options the visitor picked after a clarify */
     int64_t cases;       /* stays with people (handoff cases) */
