@@ -4,6 +4,8 @@
 // in scope, so this measures how well new wordings find their entry, not refusals.
 //   node bench/kb-holdout.mjs [KEFU_BIN] [FOLDS]
 // Only kb/*.md, kb/synonyms.txt and intents/*.rules are read: never the *.test files.
+// Phrasings of out-of-scope entries (`decision = fallback`) are expected to fall back and
+// are counted apart, so the in-scope figure stays comparable with knowledge without them.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, copyFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,13 @@ const INTENTS = join(ROOT, 'intents');
 function split(text, f) {
   const out = [];
   const cases = [];
+  const oos = new Set();
+  let cur = null;
+  for (const line of text.split('\n')) {
+    const a = /^<a id = "([^"]+)"><\/a>/.exec(line);
+    if (a) cur = a[1];
+    if (cur && /^[-*+] *decision *= *fallback *$/i.test(line.trim())) oos.add(cur);
+  }
   let id = null;
   let inAlts = false;
   let k = 0;
@@ -35,7 +44,7 @@ function split(text, f) {
     }
     if (inAlts) {
       if (/^[-*] /.test(line)) {
-        if (k++ % FOLDS === f) cases.push([line.slice(2).trim(), id]);
+        if (k++ % FOLDS === f) cases.push([line.slice(2).trim(), oos.has(id) ? '@fallback' : id]);
         else out.push(line);
         continue;
       }
@@ -48,6 +57,8 @@ function split(text, f) {
 
 let right = 0;
 let total = 0;
+let oosRight = 0;
+let oosTotal = 0;
 const tmp = mkdtempSync(join(tmpdir(), 'kefu-holdout-'));
 try {
   for (let f = 0; f < FOLDS; f++) {
@@ -61,15 +72,24 @@ try {
       writeFileSync(join(dir, 'kb', m), s.text);
       cases.push(...s.cases);
     }
-    writeFileSync(join(dir, 'cases/holdout.test'), cases.map(([q, id]) => `${q}\n${id}\n`).join('\n'));
+    const inScope = cases.filter(([, id]) => id !== '@fallback');
+    const outScope = cases.filter(([, id]) => id === '@fallback');
+    const write = (name, cs) => writeFileSync(join(dir, 'cases', name), cs.map(([q, id]) => `${q}\n${id}\n`).join('\n'));
+    write('holdout.test', inScope);
+    if (outScope.length) write('oos-holdout.test', outScope);
     const out = execFileSync(BIN, ['eval', '--kb', join(dir, 'kb'), '--intents', join(dir, 'intents'), '--cases', join(dir, 'cases')], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const m = /total: (\d+) of (\d+) right/.exec(out);
     if (!m) throw new Error(`fold ${f}: no total in\n${out}`);
-    right += Number(m[1]);
-    total += Number(m[2]);
-    console.log(`fold ${f}: ${m[1]} of ${m[2]}`);
+    const oosWrong = out.split('\n').filter((l) => l.includes('oos-holdout.test:')).length;
+    const r = Number(m[1]) - (outScope.length - oosWrong);
+    right += r;
+    total += inScope.length;
+    oosRight += outScope.length - oosWrong;
+    oosTotal += outScope.length;
+    console.log(`fold ${f}: ${r} of ${inScope.length}` + (outScope.length ? `, out of scope ${outScope.length - oosWrong} of ${outScope.length}` : ''));
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
+if (oosTotal) console.log(`out-of-scope phrasings: ${oosRight} of ${oosTotal} fall back (${(100 * oosRight / oosTotal).toFixed(1)} %)`);
 console.log(`held-out phrasings: ${right} of ${total} right (${(100 * right / total).toFixed(1)} %)`);

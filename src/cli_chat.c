@@ -72,6 +72,11 @@ int kf_cli_chat(int argc, char **argv)
             }
             break;
         case KF_DECISION_FALLBACK:
+            if (m.reply) { /* an out-of-scope entry's own answer */
+                printf("bot [fallback: %s]:\n", m.entry ? m.entry->id : "?");
+                print_answer(m.reply);
+                break;
+            }
             printf("bot: %s\n", l == KF_LANG_ZH ? "抱歉，我没有理解您的问题，能换个说法吗？"
                                                 : "Sorry, I did not understand. Could you "
                                                   "rephrase?");

@@ -332,7 +332,9 @@ static int calibrate(kf_engine *e, learned *l, const kf_fvec *rows, const int *l
         for (size_t c = 1; c < ne; c++)
             if (raw[c] > raw[best])
                 best = c;
-        if ((int)best == labels[p])
+        /* an out-of-scope entry gathers unlike questions on purpose (weather, jobs, sums):
+         * its phrasings score their own entry low and would pull "none" down for all */
+        if ((int)best == labels[p] && !e->kb->entries[best].out_of_scope)
             sc[nsc++] = raw[best];
     }
     if (nsc) {
@@ -366,6 +368,11 @@ static size_t answer_rows(const kf_engine *e, const char **out, int *labels)
         return 0;
     for (size_t i = 0; i < e->kb->n_entries; i++) {
         const kf_entry *en = &e->kb->entries[i];
+        /* the answer of an out-of-scope entry names what the shop does handle ("ask us
+         * about orders, returns, repairs"): as training text it would pull exactly those
+         * questions away */
+        if (en->out_of_scope)
+            continue;
         for (size_t v = 0; v < en->n_versions; v++) {
             if (!en->versions[v].answer || !en->versions[v].answer[0])
                 continue;

@@ -175,20 +175,37 @@ static const kf_version *pick_version(const kf_entry *en, kf_lang lang, int *fal
     return v;
 }
 
+/* An out-of-scope entry (`decision = fallback`) is never offered as an option: a clarify
+ * offers the run of in-scope entries at the top. When one close to the top is out of scope,
+ * the question may be off-topic, so there is no choice to offer: an out-of-scope top
+ * "answers" (turned into its fallback by kf_engine_match), an in-scope top with only an
+ * out-of-scope rival falls back. */
 static void decide(kf_engine *e, kf_match *m)
 {
     const kf_engine_config *c = &e->cfg;
     double top = m->n_cand ? m->cand[0].score : 0;
     double second = m->n_cand > 1 ? m->cand[1].score : 0;
+    int top_oos = m->n_cand && m->cand[0].entry->out_of_scope;
     m->confidence = top;
     if (m->n_cand && top >= c->answer_min && top - second >= c->margin_min) {
         m->decision = KF_DECISION_ANSWER;
         m->entry = m->cand[0].entry;
-    } else if (m->n_cand && top >= c->clarify_min) {
+        return;
+    }
+    size_t k = 1;
+    int rival_oos = 0;
+    while (k < m->n_cand && k < 3 && m->cand[k].score >= c->clarify_min / 4) {
+        if (m->cand[k].entry->out_of_scope) {
+            rival_oos = 1;
+            break;
+        }
+        k++;
+    }
+    if (m->n_cand && top >= c->clarify_min && top_oos) {
+        m->decision = KF_DECISION_ANSWER;
+        m->entry = m->cand[0].entry;
+    } else if (m->n_cand && top >= c->clarify_min && !(k == 1 && rival_oos)) {
         m->decision = KF_DECISION_CLARIFY;
-        size_t k = 1;
-        while (k < m->n_cand && k < 3 && m->cand[k].score >= c->clarify_min / 4)
-            k++;
         m->n_options = k;
     } else {
         m->decision = KF_DECISION_FALLBACK;
@@ -428,6 +445,13 @@ int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, un
     }
     if (m->decision == KF_DECISION_ANSWER && m->entry)
         m->version = pick_version(m->entry, m->lang, &m->lang_fallback);
+    /* an out-of-scope entry (`decision = fallback`), whether it won or a rule named it, is a
+     * fallback whose reply is its answer: a polite "we do not handle this" that says where
+     * to go instead */
+    if (m->decision == KF_DECISION_ANSWER && m->entry && m->entry->out_of_scope) {
+        m->decision = KF_DECISION_FALLBACK;
+        m->reply = m->version ? m->version->answer : NULL;
+    }
     /* an entry whose filters say `handoff = REASON` is answered and handed to a human:
      * a complaint acknowledged by the bot still needs a person */
     if (m->decision == KF_DECISION_ANSWER && m->entry) {
@@ -556,6 +580,12 @@ void kf_match_describe(const kf_match *m, char *buf, size_t n)
     case KF_DECISION_CLARIFY:
         snprintf(buf, n, "@clarify(%s%s%s)", m->n_cand ? m->cand[0].entry->id : "",
                  m->n_cand > 1 ? "|" : "", m->n_cand > 1 ? m->cand[1].entry->id : "");
+        break;
+    case KF_DECISION_FALLBACK:
+        if (m->entry) /* an out-of-scope entry */
+            snprintf(buf, n, "@fallback(%s)", m->entry->id);
+        else
+            snprintf(buf, n, "@fallback");
         break;
     default:
         snprintf(buf, n, "@%s", kf_decision_name(m->decision));

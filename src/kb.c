@@ -301,14 +301,30 @@ int kf_kb_finish(kf_kb *kb, kf_diag *d)
                         errors++;
                         continue;
                     }
+                    if (t->out_of_scope) {
+                        kf_diag_add(d, e->file, pr->line,
+                                    "prompt target '#%s' is out of scope (decision = fallback)",
+                                    pr->target);
+                        errors++;
+                        continue;
+                    }
                     char *id = kf_strdup(t->id);
                     if (!id)
                         return KF_ENOMEM;
                     kf_free(pr->target);
                     pr->target = id;
-                } else if (!kf_kb_find(kb, pr->target)) {
-                    kf_diag_add(d, e->file, pr->line, "unknown prompt target '#%s'", pr->target);
-                    errors++;
+                } else {
+                    const kf_entry *t = kf_kb_find(kb, pr->target);
+                    if (!t) {
+                        kf_diag_add(d, e->file, pr->line, "unknown prompt target '#%s'",
+                                    pr->target);
+                        errors++;
+                    } else if (t->out_of_scope) {
+                        kf_diag_add(d, e->file, pr->line,
+                                    "prompt target '#%s' is out of scope (decision = fallback)",
+                                    pr->target);
+                        errors++;
+                    }
                 }
             }
         }

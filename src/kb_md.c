@@ -172,6 +172,11 @@ static int end_entry(parser *p)
     int rc = end_version(p);
     if (p->in_entry) {
         p->in_entry = 0;
+        /* a fallback is sent as text: buttons after it would have nowhere to go */
+        for (size_t v = 0; p->e.out_of_scope && v < p->e.n_versions; v++)
+            for (size_t k = 0; k < p->e.versions[v].n_prompts; k++)
+                ERR(p, p->e.versions[v].prompts[k].line,
+                    "an entry with 'decision = fallback' cannot have prompts");
         if (rc == KF_OK && p->e.n_versions > 0)
             rc = kf_kb__add_entry(p->kb, &p->e);
         else
@@ -360,6 +365,14 @@ static int add_str(char ***v, size_t *n, size_t *cap, const char *s, size_t len)
     return KF_OK;
 }
 
+static int has_meta(const kf_entry *e, const char *key)
+{
+    for (size_t i = 0; i < e->n_meta; i++)
+        if (strcasecmp(e->meta_keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
 static int add_filter(parser *p, const char *s, size_t n)
 {
     const char *eq = memchr(s, '=', n);
@@ -415,8 +428,20 @@ static int add_filter(parser *p, const char *s, size_t n)
         else
             p->vb.lang = lang;
         kf_free(l);
+    } else if (kn == 8 && strncasecmp(k, "decision", 8) == 0) {
+        /* The only decision an entry can impose besides answering: the entry is trained like
+         * any other so that off-topic questions find it, and is turned into a fallback when
+         * it wins (engine_match.c). A handoff entry is `handoff = REASON`. */
+        if (vn == 8 && strncasecmp(v, "fallback", 8) == 0)
+            p->e.out_of_scope = 1;
+        else
+            ERR(p, p->line, "unknown decision '%.*s' (expected fallback)", (int)vn, v);
+        if (p->e.out_of_scope && has_meta(&p->e, "handoff"))
+            ERR(p, p->line, "an entry cannot both fall back and hand off");
     } else {
         kf_entry *e = &p->e;
+        if (p->e.out_of_scope && kn == 7 && strncasecmp(k, "handoff", 7) == 0)
+            ERR(p, p->line, "an entry cannot both fall back and hand off");
         if (kf_grow(&e->meta_keys, &p->keys_cap, e->n_meta + 1, sizeof(char *)) ||
             kf_grow(&e->meta_vals, &p->vals_cap, e->n_meta + 1, sizeof(char *)))
             return KF_ENOMEM;

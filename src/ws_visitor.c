@@ -338,6 +338,11 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
     /* Ask to rephrase; the fallbacks_to_handoff-th miss in a row goes to a human. The count
      * belongs to the conversation (stored), so reconnecting does not reset it. */
     int misses = d == KF_DECISION_FALLBACK ? p->conv.fallbacks + 1 : 0;
+    /* An out-of-scope entry's fallback (`decision = fallback`) is understood, not missed: it
+     * neither counts toward a handoff (no agent can help with the weather either) nor
+     * resets the count. */
+    if (d == KF_DECISION_FALLBACK && m->entry)
+        misses = p->conv.fallbacks;
     if (misses >= s->cfg->fallbacks_to_handoff) {
         d = KF_DECISION_HANDOFF;
         misses = 0;
@@ -369,6 +374,13 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
                                 opts, n, reply_to);
     }
     case KF_DECISION_FALLBACK:
+        if (m->reply) { /* an out-of-scope entry's own answer */
+            text = kf_config_render(s->cfg, m->reply);
+            if (text)
+                o = kf_proto_fallback(text, reply_to);
+            kf_free(text);
+            return o;
+        }
         return kf_proto_fallback(txt(lang, "抱歉，我没有理解您的问题，可以换个说法再问一次吗？",
                                      "Sorry, I did not understand. Could you say it another way?"),
                                  reply_to);

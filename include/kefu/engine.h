@@ -81,12 +81,15 @@ enum { KF_MATCH_EXPLAIN = 1 << 0 };
 typedef struct kf_match {
     kf_decision decision;
     double confidence;             /* score of cand[0] (1 for a rule decision) */
-    const kf_entry *entry;         /* ANSWER (and rule answers) */
+    const kf_entry *entry;         /* ANSWER (and rule answers); HANDOFF and FALLBACK
+                                      when an entry's filters turned its answer into one */
     const kf_version *version;     /* the version answered, in lang */
     kf_lang lang;                  /* language of the reply */
     int lang_fallback;             /* 1: no version in the visitor's language */
     const kf_rule *rule;           /* the rule that decided, or NULL */
-    const char *reply;             /* REPLY / HANDOFF: rule text in lang, or NULL */
+    const char *reply;             /* REPLY / HANDOFF: rule text in lang, or NULL;
+                                      FALLBACK with entry set (an out-of-scope entry won):
+                                      its answer in lang */
     const char *handoff_reason;    /* HANDOFF: "asked", "complaint", rule arg, ... */
     int urgent;                    /* HANDOFF with priority (complaints) */
     size_t n_options;              /* CLARIFY: how many of cand[] to offer (2..3) */
@@ -110,7 +113,7 @@ int kf_engine_match(kf_engine *e, const char *text, size_t len, kf_lang want, un
                     kf_match *out);
 void kf_match_cleanup(kf_match *m);
 /* The outcome in test-file notation: an entry id, "@handoff:REASON", "@reply:RULE",
- * "@clarify(a|b)" or "@fallback". */
+ * "@clarify(a|b)", "@fallback", or "@fallback(ID)" when out-of-scope entry ID won. */
 void kf_match_describe(const kf_match *m, char *buf, size_t n);
 /* 1 if the outcome is what a test file expects (an entry id answered, "@clarify",
  * "@fallback", "@handoff", "@handoff:REASON", "@reply:RULE"), else 0. */

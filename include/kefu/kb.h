@@ -48,6 +48,10 @@ typedef struct kf_entry {
     char **meta_keys; /* other filters, in file order */
     char **meta_vals;
     size_t n_meta;
+    /* `decision = fallback`: a question we do not handle. Trained like any entry, but when
+     * it wins the decision is a fallback with its answer as the reply; never a clarify
+     * option, never a prompt target (docs/knowledge-format.md). */
+    int out_of_scope;
     kf_version *versions; /* at most one per language */
     size_t n_versions;
     char *file;      /* path as given to the parser */

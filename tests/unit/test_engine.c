@@ -338,6 +338,123 @@ static void test_model_cache(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The fixture plus an out-of-scope entry (`decision = fallback`) and a rule naming it. */
+static kf_engine *load_with_oos(char *dir, double margin_min, double clarify_min)
+{
+    static const char oos[] =
+        "<a id = \"oos-jobs\"></a>\n"
+        "# ? 你们公司招人吗？\n"
+        "- 你们招聘吗\n- 怎么投简历\n- 有没有实习岗位\n- 想来你们公司上班\n"
+        "- 面试结果什么时候出\n- 工资待遇怎么样\n- 招不招兼职\n- 明天会下雨吗\n"
+        "\n**Filters:**\n- category = out-of-scope\n- decision = Fallback\n\n"
+        "```markdown\n售后客服管不了招聘，请看官网。\n```\n\n"
+        "## ? Are you hiring?\n- job openings\n- where do I send my CV\n- internships\n"
+        "- will it rain tomorrow\n\n```markdown\nNot here, see our careers page.\n```\n";
+    static const char rules[] = "[jobfair]\npattern = 招聘会\naction = answer oos-jobs\n";
+    char cmd[512], p[256];
+    snprintf(cmd, sizeof(cmd), "cp -r " FIX "/kb " FIX "/intents '%s'/", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(p, sizeof(p), "%s/kb/oos.md", dir);
+    write_file(p, oos);
+    snprintf(p, sizeof(p), "%s/intents/oos.rules", dir);
+    write_file(p, rules);
+    kf_engine_config c;
+    kf_engine_config_defaults(&c);
+    char kb[256], in[256];
+    snprintf(kb, sizeof(kb), "%s/kb", dir);
+    snprintf(in, sizeof(in), "%s/intents", dir);
+    c.kb_dir = kb;
+    c.intents_dir = in;
+    c.learned = 2;
+    if (margin_min >= 0)
+        c.margin_min = margin_min;
+    if (clarify_min >= 0)
+        c.answer_min = c.clarify_min = clarify_min;
+    kf_diag d;
+    kf_diag_init(&d);
+    kf_engine *e = kf_engine_load(&c, &d);
+    if (!e)
+        kf_diag_print(&d, stderr);
+    kf_diag_cleanup(&d);
+    assert_non_null(e);
+    return e;
+}
+
+static void test_out_of_scope(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kefu-oos-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    kf_engine *e = load_with_oos(dir, -1, -1);
+    assert_true(kf_kb_find(kf_engine_kb(e), "oos-jobs")->out_of_scope);
+    assert_int_equal(kf_kb_find(kf_engine_kb(e), "oos-jobs")->n_meta, 0); /* not kept as meta */
+    assert_false(kf_kb_find(kf_engine_kb(e), "refund-time")->out_of_scope);
+    kf_match m;
+    char got[128];
+    /* the entry wins and its answer is the fallback's text, in the visitor's language */
+    ask(e, "你们公司招聘吗", &m);
+    assert_int_equal(m.decision, KF_DECISION_FALLBACK);
+    assert_string_equal(m.entry->id, "oos-jobs");
+    assert_string_equal(m.reply, "售后客服管不了招聘，请看官网。");
+    assert_true(kf_match_expect(&m, "@fallback"));
+    assert_false(kf_match_expect(&m, "oos-jobs"));
+    kf_match_describe(&m, got, sizeof(got));
+    assert_string_equal(got, "@fallback(oos-jobs)");
+    kf_match_cleanup(&m);
+    ask(e, "are you hiring interns", &m);
+    assert_int_equal(m.decision, KF_DECISION_FALLBACK);
+    assert_string_equal(m.reply, "Not here, see our careers page.");
+    kf_match_cleanup(&m);
+    /* a rule naming the entry falls back the same way */
+    ask(e, "你们参加招聘会吗", &m);
+    assert_non_null(m.rule);
+    assert_int_equal(m.decision, KF_DECISION_FALLBACK);
+    assert_string_equal(m.entry->id, "oos-jobs");
+    kf_match_cleanup(&m);
+    /* questions in scope are still answered */
+    expect_entry(e, "退款多久到账", "refund-time");
+    expect_entry(e, "质保多久", "warranty-period");
+    ask(e, "我要投诉，转人工", &m);
+    assert_int_equal(m.decision, KF_DECISION_HANDOFF);
+    kf_match_cleanup(&m);
+    /* an ordinary fallback has no entry and no reply */
+    ask(e, "量子力学", &m);
+    assert_int_equal(m.decision, KF_DECISION_FALLBACK);
+    assert_null(m.entry);
+    assert_null(m.reply);
+    kf_match_cleanup(&m);
+    kf_engine_unref(e);
+
+    /* Never a clarify option: with no margin ever enough and every candidate above the
+     * threshold, everything would be a clarify; an out-of-scope entry at the top falls back
+     * instead, and options stop before one. */
+    e = load_with_oos(dir, 2.0, 0.0);
+    static const char *const qs[] = {"你们公司招聘吗", "退款多久到账", "怎么申请退货",
+                                     "保修期多长", "发票", "明天会下雨吗吗",
+                                     "how do I return it", "job openings", "退款 招聘"};
+    int clarified = 0, fell_back = 0;
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        ask(e, qs[i], &m);
+        if (m.n_cand && m.cand[0].entry->out_of_scope) {
+            assert_int_equal(m.decision, KF_DECISION_FALLBACK);
+            fell_back++;
+        }
+        if (m.decision == KF_DECISION_CLARIFY) {
+            assert_true(m.n_options >= 2);
+            for (size_t k = 0; k < m.n_options; k++)
+                assert_false(m.cand[k].entry->out_of_scope);
+            clarified++;
+        }
+        kf_match_cleanup(&m);
+    }
+    assert_true(clarified > 0);
+    assert_true(fell_back > 0);
+    kf_engine_unref(e);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_from_tsv(void **state)
 {
     (void)state;
@@ -385,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_retrieval_only),  cmocka_unit_test(test_background),
         cmocka_unit_test(test_broken_knowledge), cmocka_unit_test(test_from_tsv),
         cmocka_unit_test(test_model_cache),
+        cmocka_unit_test(test_out_of_scope),
     };
     int rc = cmocka_run_group_tests_name("engine", tests, setup, teardown);
     rc |= cmocka_run_group_tests_name("engine (own snapshots)", alone, NULL, NULL);
