@@ -25,6 +25,7 @@ typedef struct kf_config {
     int listen_port;   /* parsed from listen; 0 = any free port */
     char *db;
     char *db_synchronous; /* "normal" or "full" */
+    long db_writer_min;   /* group commits this large go to the store's writer thread */
     char *kb_dir;
     char *intents_dir;
     char *web_dir;

@@ -147,7 +147,8 @@ test('a message resent after a reconnect is acknowledged again with its first se
   c2.close();
 }));
 
-test('a burst of messages on many connections: every ack and answer in order, all stored (group commit)', () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000'] }, async (s) => {
+for (const [way, extra] of [['', []], [', every commit by the writer thread', ['db_writer_min=1']]]) {
+test(`a burst of messages on many connections: every ack and answer in order, all stored (group commit${way})`, () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000', ...extra] }, async (s) => {
   const clients = [];
   for (let i = 0; i < 20; i++) clients.push((await s.visitor())[0]);
   // Every client sends 5 messages at once, and one of them twice: they reach the server in the
@@ -179,6 +180,7 @@ test('a burst of messages on many connections: every ack and answer in order, al
   assert.ok(committed >= 100, `group commits stored the answered messages: ${committed}`);
   assert.ok(commits >= 1 && commits <= committed, `${commits} commits for ${committed} answers`);
 }));
+}
 
 test('lang auto: the language of the latest question also answers a chosen option', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor({ lang: 'auto' });
