@@ -543,13 +543,14 @@ static void fly_done(void *ud) /* on the store's writer thread */
  * (its end starts the next one: under load, batches grow while one is written). A small batch
  * is stored here at once: handing it over costs two thread wake-ups, which on a busy machine
  * cost more time than the commit itself (measured: p50 1.6 ms → 6 ms at 4,000 answers/s);
- * the size is db_writer_min. */
-static void start_fly(kf_server *s)
+ * the size is db_writer_min. busy: the writer has just finished a batch, so the load is not
+ * light whatever the size of this one: it goes to the writer too. */
+static void start_fly(kf_server *s, int busy)
 {
     if (s->flying || s->n_pend == 0)
         return;
     take_pending(s);
-    if (s->n_fly < (size_t)s->cfg->db_writer_min ||
+    if ((!busy && s->n_fly < (size_t)s->cfg->db_writer_min) ||
         kf_store_append_batch_start(s->store, s->fly_items, s->n_fly, kf_store_now_ms(), fly_done,
                                     s) != KF_OK) {
         kf_store_append_batch(s->store, s->fly_items, s->n_fly, kf_store_now_ms());
@@ -561,7 +562,7 @@ void kf_ws_visitor__collect(kf_server *s)
 {
     if (s->flying && atomic_load(&s->fly_done)) {
         finish_fly(s);
-        start_fly(s);
+        start_fly(s, 1);
     }
 }
 
@@ -580,7 +581,7 @@ void kf_ws_visitor__flush(kf_server *s)
 
 static void flush_cb(lws_sorted_usec_list_t *sul)
 {
-    start_fly(lws_container_of(sul, kf_server, sul_flush));
+    start_fly(lws_container_of(sul, kf_server, sul_flush), 0);
 }
 
 static char *dup_opt(const char *v, int *fail)
