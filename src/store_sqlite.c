@@ -1342,7 +1342,8 @@ out:
 }
 
 /* Opens one connection with kefu's settings; the statements are prepared by prepare(). */
-static sq *conn_open(const char *path, const kf_store_options *opt, char *err, size_t errlen)
+static sq *conn_open(const char *path, const kf_store_options *opt, int cache_kb, char *err,
+                     size_t errlen)
 {
     char pragmas[192];
     sq *s = kf_calloc(1, sizeof(*s));
@@ -1361,12 +1362,10 @@ static sq *conn_open(const char *path, const kf_store_options *opt, char *err, s
         return NULL;
     }
     sqlite3_busy_handler(s->db, main_busy, s);
-    /* cache_size 8 MB (SQLite's default is 2 MB): a group commit under load dirties a few
-     * thousand pages, and a smaller cache spills them to the WAL in the middle of it. */
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; "
-             "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-8192;",
-             opt && opt->sync_full ? "FULL" : "NORMAL");
+             "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-%d;",
+             opt && opt->sync_full ? "FULL" : "NORMAL", cache_kb);
     if (exec(s, pragmas, err, errlen)) {
         sq_close(s);
         return NULL;
@@ -1393,7 +1392,10 @@ static void writer_start(sq *s, const char *path, const kf_store_options *opt)
     writer *w = &s->wr;
     if (!strcmp(path, ":memory:"))
         return;
-    if (!(w->conn = conn_open(path, opt, err, sizeof(err))) ||
+    /* 8 MB of page cache (SQLite's default is 2 MB): a group commit under load dirties a few
+     * thousand pages, and a smaller cache spills them to the WAL in the middle of it. The
+     * serving connection keeps the default: 10,000 idle visitors must fit in 100 MB. */
+    if (!(w->conn = conn_open(path, opt, 8192, err, sizeof(err))) ||
         prepare(w->conn, err, sizeof(err))) {
         kf_log(KF_LOG_WARN, "store: no writer thread (%s): group commits run on the loop", err);
         sq_close(w->conn);
@@ -1417,7 +1419,7 @@ kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, ch
                                size_t errlen)
 {
     kf_store *st = kf_calloc(1, sizeof(*st));
-    sq *s = st ? conn_open(path, opt, err, errlen) : NULL;
+    sq *s = st ? conn_open(path, opt, 2000, err, errlen) : NULL;
     if (!st)
         snprintf(err, errlen, "out of memory");
     if (!s)

@@ -50,7 +50,10 @@ static void send_out(kf_ws_agent_pss *p, const kf_out *o)
     char *buf = kf_out_dump_plain(o, LWS_PRE, &len);
     if (!buf)
         return;
-    if (kf_wsq_push(&p->q, buf, len) == KF_ELIMIT) {
+    int rc = kf_wsq_push(&p->q, buf, len);
+    if (rc == KF_ENOMEM)
+        return;
+    if (rc == KF_ELIMIT) {
         kf_wsq_clear(&p->q);
         kf_log(KF_LOG_WARN, "agent=%lld event=close reason=slow_reader", (long long)p->agent);
         start_close(p, LWS_CLOSE_STATUS_POLICY_VIOLATION, "slow reader: outgoing queue full");

@@ -12,9 +12,19 @@
 int kf_wsq_init(kf_wsq *q, size_t cap)
 {
     q->head = q->n = 0;
-    q->v = kf_calloc(cap ? cap : 1, sizeof(*q->v));
-    q->cap = q->v ? cap : 0;
-    return q->v ? KF_OK : KF_ENOMEM;
+    q->v = NULL;
+    q->cap = cap ? cap : 1;
+    return KF_OK;
+}
+
+/* An empty queue gives its ring back. */
+static void release_if_empty(kf_wsq *q)
+{
+    if (q->n == 0) {
+        kf_free(q->v);
+        q->v = NULL;
+        q->head = 0;
+    }
 }
 
 void kf_wsq_clear(kf_wsq *q)
@@ -24,6 +34,7 @@ void kf_wsq_clear(kf_wsq *q)
         q->head = (q->head + 1) % q->cap;
         q->n--;
     }
+    release_if_empty(q);
 }
 
 void kf_wsq_cleanup(kf_wsq *q)
@@ -40,6 +51,10 @@ int kf_wsq_push(kf_wsq *q, char *buf, size_t len)
         kf_free(buf);
         return KF_ELIMIT;
     }
+    if (!q->v && !(q->v = kf_malloc(q->cap * sizeof(*q->v)))) {
+        kf_free(buf);
+        return KF_ENOMEM;
+    }
     q->v[(q->head + q->n) % q->cap] = (kf_wsq_item){buf, len};
     q->n++;
     return KF_OK;
@@ -52,6 +67,7 @@ int kf_wsq_write_one(kf_wsq *q, struct lws *wsi)
     kf_wsq_item it = q->v[q->head];
     q->head = (q->head + 1) % q->cap;
     q->n--;
+    release_if_empty(q);
     int n = lws_write(wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
     kf_free(it.buf);
     return n < (int)it.len ? -1 : 1;

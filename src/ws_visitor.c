@@ -113,7 +113,10 @@ static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
         kf_free(buf);
         return KF_EINVAL;
     }
-    if (kf_wsq_push(&p->q, buf, len) == KF_ELIMIT) {
+    int rc = kf_wsq_push(&p->q, buf, len);
+    if (rc == KF_ENOMEM)
+        return rc;
+    if (rc == KF_ELIMIT) {
         kf_wsq_clear(&p->q);
         p->srv->m.closed_slow++;
         kf_log(KF_LOG_WARN, "conn=c%llu conv=%lld event=close reason=slow_reader queued=%zu",
