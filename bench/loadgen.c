@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,6 +80,8 @@ static uint32_t *rtt_us; /* one entry per answered message in the measurement wi
 static long rtt_n, rtt_cap;
 static uint64_t last_answer_ns, max_gap_ns, max_gap_at_ns, touch_ns, max_gap_after_touch_ns;
 static long rss_idle_kb, rss_conns_kb, rss_load_kb, hwm_kb;
+/* CPU seconds over the measured window: the server's (-p) and the generator's own */
+static double srv_cpu0 = -1, srv_cpu1 = -1, gen_cpu0, gen_cpu1;
 static long timeline[600]; /* answers per 100 ms of the measurement window */
 static lws_sorted_usec_list_t sul_tick;
 
@@ -87,6 +90,35 @@ static uint64_t now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU seconds (user + system, all threads) of a process from /proc/PID/stat, or -1. */
+static double proc_cpu_s(int pid)
+{
+    char path[64], buf[1024];
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* This process's own CPU seconds. */
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 static long proc_kb(int pid, const char *key)
@@ -485,6 +517,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (in_phase >= opt.warmup_s) {
             phase = P_MEASURE;
             phase_ns = measure_ns = now;
+            srv_cpu0 = proc_cpu_s(opt.pid);
+            gen_cpu0 = self_cpu_s();
         }
         break;
     case P_MEASURE:
@@ -498,6 +532,8 @@ static void tick(lws_sorted_usec_list_t *sul)
         if (in_phase >= opt.duration_s || answered >= opt.max_count || n_ready == 0) {
             phase = P_DRAIN;
             phase_ns = measure_end_ns = now;
+            srv_cpu1 = proc_cpu_s(opt.pid);
+            gen_cpu1 = self_cpu_s();
         }
         break;
     case P_DRAIN:
@@ -554,6 +590,12 @@ static void report(void)
     double per_conn_kb = rss_conns_kb > 0 && rss_idle_kb > 0 && n_ready_max > 0
                              ? (double)(rss_conns_kb - rss_idle_kb) / (double)n_ready_max
                              : -1;
+    /* CPU per answer over the measured window (microseconds; -1: unknown) */
+    double srv_us = srv_cpu0 >= 0 && srv_cpu1 >= 0 && answered > 0
+                        ? (srv_cpu1 - srv_cpu0) * 1e6 / (double)answered
+                        : -1;
+    double gen_us = answered > 0 ? (gen_cpu1 - gen_cpu0) * 1e6 / (double)answered : -1;
+    double srv_cores = srv_us >= 0 && secs > 0 ? (srv_cpu1 - srv_cpu0) / secs : -1;
     /* min/median answers per 100 ms window (full windows only) */
     long nwin = (long)(secs * 10), wmin = -1;
     for (long i = 0; i < nwin && i < 600; i++)
@@ -567,13 +609,15 @@ static void report(void)
                "\"conn_errors\":%d,\"closed_early\":%d,\"skipped\":%ld,"
                "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
                "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
-               "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld}\n",
+               "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld,"
+               "\"server_cpu_us\":%.1f,\"server_cores\":%.2f,\"gen_cpu_us\":%.1f}\n",
                opt.label ? opt.label : "", opt.n_conns, n_ready_max,
                opt.rate > 0 ? "rate" : "closed", opt.rate, secs, answered, rate, pct(.5), pct(.99),
                pct(.999), pct(1), errors_frames, err_rate_limited, err_internal, err_other,
                n_conn_errors, n_closed_early, skipped, rss_idle_kb * mb, rss_conns_kb * mb,
                rss_load_kb * mb, hwm_kb * mb, per_conn_kb, (double)max_gap_ns / 1e6,
-               (double)max_gap_at_ns / 1e9, (double)max_gap_after_touch_ns / 1e6, wmin);
+               (double)max_gap_at_ns / 1e9, (double)max_gap_after_touch_ns / 1e6, wmin, srv_us,
+               srv_cores, gen_us);
     } else {
         printf("%s: %d connections (%s), %.2f s: %ld answered, %.0f/s; round trip p50 %.3f ms, "
                "p99 %.3f ms, p999 %.3f ms, max %.3f ms\n",
@@ -588,6 +632,9 @@ static void report(void)
                "%.1f MB, peak %.1f MB\n",
                rss_idle_kb * mb, opt.n_conns, rss_conns_kb * mb, per_conn_kb, rss_load_kb * mb,
                hwm_kb * mb);
+        if (srv_us >= 0)
+            printf("  CPU per answer: server %.1f µs (%.2f cores), this generator %.1f µs\n",
+                   srv_us, srv_cores, gen_us);
         printf("  longest pause between answers %.1f ms (at %.2f s)%s\n", (double)max_gap_ns / 1e6,
                (double)max_gap_at_ns / 1e9, opt.touch ? "" : "");
         if (opt.touch)
