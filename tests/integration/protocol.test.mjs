@@ -1,7 +1,9 @@
 // Every frame type of the visitor protocol (docs/protocol.md) against the real server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withServer } from './helper.mjs';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { withServer, tmpKnowledge } from './helper.mjs';
 
 const SETS = ['shop_name=测试商城', 'var.phone=400-123-4567', 'rate_per_conn=1000', 'burst_per_conn=1000'];
 
@@ -197,3 +199,34 @@ test('lang auto: the language of the latest question also answers a chosen optio
   assert.equal(s.sql(`SELECT lang FROM conversations`).trim(), 'en');
   c.close();
 }));
+
+test('an out-of-scope entry (decision = fallback): its own answer as a fallback, never a handoff', () => {
+  const dir = tmpKnowledge();
+  writeFileSync(join(dir, 'kb', 'oos.md'), `<a id = "oos-jobs"></a>
+
+# ? 你们公司招人吗？
+- 怎么投简历
+- 有没有实习岗位
+- 想应聘客服岗位
+- 面试结果什么时候出
+- 招不招实习生
+- 兼职招不招
+
+**Filters:**
+- decision = fallback
+
+{{shop}}的售后客服帮不上招聘的忙，请看官网的“加入我们”页面。
+`);
+  return withServer({ dir, set: SETS }, async (s) => {
+    const [c] = await s.visitor({ lang: 'zh' });
+    // fallbacks_to_handoff is 2: two real misses in a row would hand over; these are not misses
+    for (const [i, q] of ['我想投个简历', '你们招实习生吗', '应聘客服岗位怎么弄'].entries()) {
+      const { reply } = await c.ask(q, `j${i}`);
+      assert.equal(reply.type, 'fallback', `${q}: ${JSON.stringify(reply)}`);
+      assert.equal(reply.text, '测试商城的售后客服帮不上招聘的忙，请看官网的“加入我们”页面。');
+    }
+    assert.equal(c.frames.filter((f) => f.type === 'handoff').length, 0);
+    assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in' AND decision = 'fallback'").trim(), '3');
+    c.close();
+  });
+});
