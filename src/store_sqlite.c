@@ -866,10 +866,12 @@ static void writer_stop(writer *w)
         pthread_cond_signal(&w->job_cond);
         pthread_mutex_unlock(&w->lock);
         pthread_join(w->th, NULL);
+        w->started = 0;
+    }
+    if (w->conn) { /* the locks exist from writer_start on, with the connection */
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->job_cond);
         pthread_cond_destroy(&w->idle_cond);
-        w->started = 0;
     }
     sq_close(w->conn);
     w->conn = NULL;
@@ -1310,26 +1312,14 @@ static int check_version(sq *s, char *err, size_t errlen)
             goto out;
         v = 1;
     }
-    if (v == 1) {
-        if (exec(s, migrate_2_sql, err, errlen))
+    /* migrations[v] takes a version-v file to v + 1 */
+    static const char *const migrations[SCHEMA_VERSION] = {
+        [1] = migrate_2_sql, [2] = migrate_3_sql, [3] = migrate_4_sql};
+    for (; v >= 1 && v < SCHEMA_VERSION; v++) {
+        if (exec(s, migrations[v], err, errlen))
             goto out;
         if (!fresh)
-            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 1 to 2");
-        v = 2;
-    }
-    if (v == 2) {
-        if (exec(s, migrate_3_sql, err, errlen))
-            goto out;
-        if (!fresh)
-            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 2 to 3");
-        v = 3;
-    }
-    if (v == 3) {
-        if (exec(s, migrate_4_sql, err, errlen))
-            goto out;
-        if (!fresh)
-            kf_log(KF_LOG_INFO, "store: database schema upgraded from version 3 to 4");
-        v = 4;
+            kf_log(KF_LOG_INFO, "store: database schema upgraded from version %d to %d", v, v + 1);
     }
     if (v != SCHEMA_VERSION) {
         snprintf(err, errlen, "database schema version %d, this kefu knows %d", v, SCHEMA_VERSION);
@@ -1406,13 +1396,8 @@ static void writer_start(sq *s, const char *path, const kf_store_options *opt)
     pthread_cond_init(&w->job_cond, NULL);
     pthread_cond_init(&w->idle_cond, NULL);
     w->started = pthread_create(&w->th, NULL, writer_main, w) == 0;
-    if (!w->started) {
-        pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->job_cond);
-        pthread_cond_destroy(&w->idle_cond);
-        sq_close(w->conn);
-        w->conn = NULL;
-    }
+    if (!w->started)
+        writer_stop(w); /* frees the locks and the connection */
 }
 
 kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
