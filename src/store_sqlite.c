@@ -310,6 +310,18 @@ static const char *const stmt_sql[ST_COUNT] = {
  * (which never block the writer) every CKPT_MS. Durability is unchanged: a commit is in the
  * WAL before it returns, whoever copies it into the database file later. */
 #define CKPT_MS 200
+/* Under a steady load the writer commits while every passive checkpoint runs, so the WAL is
+ * never all copied and SQLite never starts it over: it grew by 200 MB a second. Past this
+ * many frames (16 MB) the checkpointer runs a RESTART checkpoint, which takes the write lock
+ * for the frames the passive one left (the writer waits in its busy handler, milliseconds)
+ * and lets the next commit write the WAL from its start again. */
+#define CKPT_RESTART_FRAMES 4096
+/* Under a steady load the writer commits while every passive checkpoint runs, so the WAL is
+ * never all copied and SQLite never starts it over: it grew by 200 MB a second. Past this
+ * many frames (16 MB) the checkpointer runs a RESTART checkpoint, which takes the write lock
+ * for the frames the passive one left (the writer waits in its busy handler, milliseconds)
+ * and lets the next commit write the WAL from its start again. */
+#define CKPT_RESTART_FRAMES 4096
 
 typedef struct ckpt {
     pthread_t th;
@@ -355,6 +367,11 @@ static void *ckpt_main(void *arg)
         return NULL;
     }
     sqlite3_busy_timeout(db, 1000);
+    /* A connection opens the WAL only when it first reads the database; until then its
+     * checkpoints do nothing and return SQLITE_OK. One read, here, before the first. */
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
+        kf_log(KF_LOG_WARN, "store: checkpointer cannot read the database: %s",
+               sqlite3_errmsg(db));
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         struct timespec ts;
@@ -366,7 +383,10 @@ static void *ckpt_main(void *arg)
         if (c->stop)
             break;
         pthread_mutex_unlock(&c->lock);
-        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int n_log = 0, n_done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
+        if (rc == SQLITE_OK && n_log > CKPT_RESTART_FRAMES)
+            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             kf_log(KF_LOG_WARN, "store: checkpoint: %s", sqlite3_errmsg(db));
         pthread_mutex_lock(&c->lock);
