@@ -130,8 +130,8 @@ install: all
 # The load generator (bench/server.sh): lws's client API, nothing of kefu's.
 bench/loadgen: bench/loadgen.c
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets) -o $@ $< \
-	  $(shell pkg-config --libs libwebsockets)
+	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets libuv) \
+	  -o $@ $< $(shell pkg-config --libs libwebsockets libuv)
 
 # ASan build under a mixed load for SOAK_TIME seconds (600): leaks and RSS over time.
 soak:
