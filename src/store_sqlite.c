@@ -359,7 +359,8 @@ static void *ckpt_main(void *arg)
 {
     ckpt *c = arg;
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+    if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        kf_store_walbuf__vfs()) !=
         SQLITE_OK) {
         kf_log(KF_LOG_WARN, "store: checkpointer cannot open the database: %s",
                db ? sqlite3_errmsg(db) : "?");
@@ -1363,8 +1364,9 @@ static sq *conn_open(const char *path, const kf_store_options *opt, int cache_kb
     }
     /* The database holds transcripts and session tokens: owner-only by default. */
     mode_t old = umask(077);
-    int rc = sqlite3_open_v2(
-        path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             kf_store_walbuf__vfs());
     umask(old);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");

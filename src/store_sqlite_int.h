@@ -18,4 +18,12 @@ int kf_store_sqlite__purge(struct sqlite3 *db, int64_t before_ms, kf_purge_count
 int kf_store_sqlite__vacuum(struct sqlite3 *db);
 int kf_store_sqlite__export(struct sqlite3 *db, int64_t id, char **json);
 
+/* store_walbuf.c: the VFS every file connection of the store opens with, which writes each
+ * commit's WAL frames with one pwrite(). Registers it on the first call; NULL (use SQLite's
+ * default VFS) if it could not be registered. */
+#define KF_STORE_WALBUF_VFS "kefu-walbuf"
+const char *kf_store_walbuf__vfs(void);
+/* Buffers written out since the process started (for the tests). */
+long kf_store_walbuf__flushes(void);
+
 #endif
