@@ -2,11 +2,28 @@
  * Logging to stderr, one line per record. */
 #include "kefu/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
 static int log_level = KF_LOG_INFO;
+static int held;          /* kf_log_hold(): the holder's info and debug lines wait */
+static pthread_t holder;  /* the thread that holds them */
+static char hold_buf[1 << 16];
+
+void kf_log_hold(void)
+{
+    holder = pthread_self();
+    fflush(stderr);
+    if (setvbuf(stderr, hold_buf, _IOFBF, sizeof(hold_buf)) == 0)
+        held = 1;
+}
+
+void kf_log_flush(void)
+{
+    fflush(stderr);
+}
 
 void kf_log_set_level(int level)
 {
@@ -36,4 +53,6 @@ void kf_log(int level, const char *fmt, ...)
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s\n", line);
+    if (held && (level <= KF_LOG_WARN || !pthread_equal(pthread_self(), holder)))
+        fflush(stderr);
 }

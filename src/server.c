@@ -381,6 +381,7 @@ int kf_server_run(const kf_config *cfg)
     kf_diag_init(&d);
     kf_proto_init();
     kf_log_set_level(kf_config_log_level(cfg));
+    kf_log_hold(); /* the loop's lines: one write per turn (below) */
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 
     /* Blocked here, before any thread exists, so every thread inherits the mask and the
@@ -508,9 +509,12 @@ int kf_server_run(const kf_config *cfg)
            cfg->listen_addr, port);
     fflush(stdout);
 
-    while (!s.done)
-        if (lws_service(s.cx, 0) < 0)
+    while (!s.done) {
+        int n = lws_service(s.cx, 0);
+        kf_log_flush(); /* this turn's log lines, in one write */
+        if (n < 0)
             break;
+    }
     kf_ws_visitor__flush(&s); /* answers of the last turn: stored, queued to closing sockets */
     kf_log(KF_LOG_INFO, "event=stopped");
     kf_store_event_add(s.store, 0, "server_stop", NULL, kf_store_now_ms());
@@ -541,6 +545,7 @@ out:
     kf_free(s.fly);
     kf_free(s.fly_items);
     kf_store_close(s.store);
+    kf_log_flush();
     addrs_free(&s);
     pthread_mutex_destroy(&s.mu);
     kf_diag_cleanup(&d);
