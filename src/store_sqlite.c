@@ -310,18 +310,15 @@ static const char *const stmt_sql[ST_COUNT] = {
  * (which never block the writer) every CKPT_MS. Durability is unchanged: a commit is in the
  * WAL before it returns, whoever copies it into the database file later. */
 #define CKPT_MS 200
-/* Under a steady load the writer commits while every passive checkpoint runs, so the WAL is
- * never all copied and SQLite never starts it over: it grew by 200 MB a second. Past this
- * many frames (16 MB) the checkpointer runs a RESTART checkpoint, which takes the write lock
- * for the frames the passive one left (the writer waits in its busy handler, milliseconds)
- * and lets the next commit write the WAL from its start again. */
-#define CKPT_RESTART_FRAMES 4096
-/* Under a steady load the writer commits while every passive checkpoint runs, so the WAL is
- * never all copied and SQLite never starts it over: it grew by 200 MB a second. Past this
- * many frames (16 MB) the checkpointer runs a RESTART checkpoint, which takes the write lock
- * for the frames the passive one left (the writer waits in its busy handler, milliseconds)
- * and lets the next commit write the WAL from its start again. */
-#define CKPT_RESTART_FRAMES 4096
+/* Under a steady load a commit lands while every passive checkpoint runs, so the WAL is never
+ * all copied and SQLite never starts it over: it grew by 200 MB a second. Past this many
+ * frames (32 MB) the checkpointer copies again until at most CKPT_TAIL frames are left, then
+ * runs a RESTART checkpoint: it takes the write lock for those few frames and a sync (a
+ * commit meanwhile waits in its busy handler, a few milliseconds), and lets the next commit
+ * write the WAL from its start again. A WAL past four times this size restarts whatever is
+ * left to copy. */
+#define CKPT_RESTART_FRAMES 8192
+#define CKPT_TAIL 256
 
 typedef struct ckpt {
     pthread_t th;
@@ -355,6 +352,20 @@ typedef struct sq {
     writer wr;
 } sq;
 
+/* The checkpointer's busy handler. A RESTART checkpoint holds the write lock while it waits
+ * for readers to leave the WAL, and every commit on the loop is a reader for a moment while it
+ * waits for that lock: SQLite's own busy timeout sleeps 1, 2, 5, 10, 15... ms between tries,
+ * and the loop stood still 10 to 100 ms each time. Trying again every 100 us ends the wait as
+ * soon as the readers are gone (at most about 2 s, then SQLITE_BUSY: tried again later). */
+static int ckpt_busy(void *ud, int count)
+{
+    (void)ud;
+    if (count >= 20000)
+        return 0;
+    usleep(100);
+    return 1;
+}
+
 static void *ckpt_main(void *arg)
 {
     ckpt *c = arg;
@@ -367,7 +378,7 @@ static void *ckpt_main(void *arg)
         sqlite3_close(db);
         return NULL;
     }
-    sqlite3_busy_timeout(db, 1000);
+    sqlite3_busy_handler(db, ckpt_busy, NULL);
     /* A connection opens the WAL only when it first reads the database; until then its
      * checkpoints do nothing and return SQLITE_OK. One read, here, before the first. */
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
@@ -386,8 +397,20 @@ static void *ckpt_main(void *arg)
         pthread_mutex_unlock(&c->lock);
         int n_log = 0, n_done = 0;
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
-        if (rc == SQLITE_OK && n_log > CKPT_RESTART_FRAMES)
-            rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        if (rc == SQLITE_OK && n_log > CKPT_RESTART_FRAMES) {
+            /* Copy again until one pass finds at most CKPT_TAIL new frames: the commits made
+             * during a pass are what the next one copies, fewer each time. */
+            int copied = n_done, i;
+            for (i = 0; i < 8 && rc == SQLITE_OK && copied > CKPT_TAIL; i++) {
+                int before = n_done;
+                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log,
+                                               &n_done);
+                copied = n_done - before;
+            }
+            /* a load that writes faster than the copies catch up: bound the WAL anyway */
+            if (rc == SQLITE_OK && (copied <= CKPT_TAIL || n_log > 4 * CKPT_RESTART_FRAMES))
+                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        }
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             kf_log(KF_LOG_WARN, "store: checkpoint: %s", sqlite3_errmsg(db));
         pthread_mutex_lock(&c->lock);
@@ -1356,7 +1379,7 @@ out:
 static sq *conn_open(const char *path, const kf_store_options *opt, int cache_kb, char *err,
                      size_t errlen)
 {
-    char pragmas[192];
+    char pragmas[256];
     sq *s = kf_calloc(1, sizeof(*s));
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -1374,9 +1397,10 @@ static sq *conn_open(const char *path, const kf_store_options *opt, int cache_kb
         return NULL;
     }
     sqlite3_busy_handler(s->db, main_busy, s);
+    /* cache_spill=OFF: what store_walbuf.c asks of a writing connection */
     snprintf(pragmas, sizeof(pragmas),
              "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON; "
-             "PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-%d;",
+             "PRAGMA wal_autocheckpoint=0; PRAGMA cache_spill=OFF; PRAGMA cache_size=-%d;",
              opt && opt->sync_full ? "FULL" : "NORMAL", cache_kb);
     if (exec(s, pragmas, err, errlen)) {
         sq_close(s);

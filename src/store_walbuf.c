@@ -20,6 +20,12 @@
  * rolls the transaction back as it would without this layer. A process killed with frames
  * still in memory loses only a transaction that had not committed.
  *
+ * What it asks of its users: PRAGMA cache_spill=OFF on every connection that writes. A
+ * spilled page is a frame written before the commit; if that transaction then rolls back,
+ * the frames would wait in the buffer past the end of the transaction, and be written later
+ * over frames another connection has committed meanwhile. Without spills every set of frames
+ * SQLite writes ends with a commit frame, so the buffer is empty whenever a transaction ends.
+ *
  * Every other file (the database, its shared memory, journals) is the default VFS's own
  * object, untouched: xOpen hands those straight to it. */
 #include <pthread.h>
@@ -43,7 +49,7 @@ typedef struct wb_file {
     unsigned char *buf; /* allocated by the first append, freed on close */
     sqlite3_int64 off;  /* file offset of buf[0] */
     int len;
-    int commit_due; /* the header of a commit frame is in buf: write all out after its page */
+    int commit_due; /* the last write was a commit frame's header: write all out after its page */
 } wb_file;
 
 static sqlite3_vfs *wb_real;
@@ -60,7 +66,6 @@ static int wb_flush(wb_file *f)
         return SQLITE_OK;
     int rc = REAL(f)->pMethods->xWrite(REAL(f), f->buf, f->len, f->off);
     f->len = 0;
-    f->commit_due = 0;
     wb_flushes++;
     return rc;
 }
@@ -90,6 +95,10 @@ static int wb_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
 {
     wb_file *f = (wb_file *)file;
     int rc;
+    /* the write after a commit frame's header is its page (whatever was flushed between) */
+    int commit_page = f->commit_due;
+    f->commit_due =
+        n == WAL_FRAME_HDR && off >= WAL_HDR && be32((const unsigned char *)p + 4) != 0;
     if (!(f->len && off == f->off + f->len && f->len + n <= WB_CAP)) {
         /* not an append to what is gathered: write that out, then start again here */
         if ((rc = wb_flush(f)) != SQLITE_OK)
@@ -102,10 +111,8 @@ static int wb_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
     }
     memcpy(f->buf + f->len, p, (size_t)n);
     f->len += n;
-    if (f->commit_due) /* the commit frame's page: the transaction is complete */
+    if (commit_page) /* the commit frame's page: the transaction is complete */
         return wb_flush(f);
-    if (n == WAL_FRAME_HDR && off >= WAL_HDR && be32((const unsigned char *)p + 4) != 0)
-        f->commit_due = 1;
     return SQLITE_OK;
 }
 
