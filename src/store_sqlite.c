@@ -307,8 +307,9 @@ static const char *const stmt_sql[ST_COUNT] = {
  * loop, and ends with a disk sync; measured under load it was 13 % of the server's time and
  * the whole p99 tail (docs/performance.md). So the serving connection never checkpoints
  * (wal_autocheckpoint=0) and a thread with its own connection runs PASSIVE checkpoints
- * (which never block the writer) every CKPT_MS. Durability is unchanged: a commit is in the
- * WAL before it returns, whoever copies it into the database file later. */
+ * (which never block a commit) every CKPT_MS, and now and then a short RESTART (below).
+ * Durability is unchanged: a commit is in the WAL before it returns, whoever copies it into
+ * the database file later. */
 #define CKPT_MS 200
 /* Under a steady load a commit lands while every passive checkpoint runs, so the WAL is never
  * all copied and SQLite never starts it over: it grew by 200 MB a second. Past this many
