@@ -76,8 +76,8 @@ const startKefu = () => start(kefu, ['serve', '--listen', '127.0.0.1:0', '--db',
   '--set', 'learned=2', '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])]);
 const startPeer = () => start('node', ['server.mjs', '--train', train], { cwd: path.join(root, 'bench', 'peer-nlpjs') });
 
-function load(s, label, n, extra = []) {
-  const args = ['-u', s.url, '-f', test, '-c', String(n), '-d', String(secs), '-w', '2',
+function load(s, label, n, extra = [], d = secs) {
+  const args = ['-u', s.url, '-f', test, '-c', String(n), '-d', String(d), '-w', '2',
     '-p', String(s.pid), '--label', label, '--json', ...extra];
   let out;
   try {
@@ -115,6 +115,20 @@ for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
   if (!results[who][n0]) continue;
   const s = await (who === 'kefu' ? startKefu() : startPeer());
   fixed[who] = load(s, who, n0, ['-r', String(rate)]);
+  await stop(s);
+}
+
+// The issue's latency target (p99 < 10 ms while the generator runs beside it) as a figure:
+// kefu at rising fixed rates over the smallest connection count, 5 s each, until p99 reaches
+// 10 ms or fewer than 97 % of the offered messages are answered (BENCH_SWEEP=0 skips it).
+const sweep = [];
+if (results.kefu[n0] && process.env.BENCH_SWEEP !== '0') {
+  const s = await startKefu();
+  for (const r of [2000, 4000, 6000, 8000, 10000, 12500, 15000, 17500, 20000]) {
+    const x = load(s, 'kefu-sweep', n0, ['-r', String(r)], 5);
+    sweep.push({ rate: r, ...x });
+    if (x.p99_ms >= 10 || x.answered_per_s < 0.97 * r) break;
+  }
   await stop(s);
 }
 
@@ -163,6 +177,14 @@ if (Object.keys(fixed).length) {
       `server CPU ${f(r.server_cpu_us)} µs per answer (${f(r.server_cores, 2)} cores)`);
   }
 }
+if (sweep.length) {
+  console.log(`\nkefu at rising fixed rates over ${n0} connections, 5 s each (the generator beside it):`);
+  for (const r of sweep) {
+    console.log(`  offered ${String(r.rate).padStart(5)}/s: answered ${f(r.answered_per_s, 0)}/s, p50 ${f(r.p50_ms, 2)} ms, ` +
+      `p99 ${f(r.p99_ms, 2)} ms, p999 ${f(r.p999_ms, 2)} ms, server ${f(r.server_cpu_us)} µs and generator ` +
+      `${f(r.gen_cpu_us)} µs of CPU per answer`);
+  }
+}
 if (reload) {
   console.log(`\nHot reload under load (${n0} connections, closed loop, kb file touched at ${f(secs / 3)} s):`);
   console.log(`  reloaded: ${reload.reloaded ? 'yes' : 'NO'}; connections dropped: ${reload.closed_early}; ` +
@@ -176,4 +198,8 @@ console.log('\ntargets (issue 8): 10,000 connections with RSS < 100 MB; >= 20,00
 console.log('                   >= 3x the peer\'s throughput at no worse p99');
 if (big) console.log(`  kefu RSS with ${big.conns} connections: ${f(big.rss_conns_mb)} MB (after load ${f(big.rss_load_mb)} MB)`);
 if (k0) console.log(`  kefu best closed-loop throughput: ${f(Math.max(...Object.values(results.kefu).map((r) => r.answered_per_s)), 0)}/s`);
+if (sweep.length) {
+  const ok = sweep.filter((r) => r.p99_ms < 10 && r.answered_per_s >= 0.97 * r.rate);
+  console.log(`  kefu highest fixed rate with p99 < 10 ms: ${ok.length ? `${ok[ok.length - 1].rate}/s (p99 ${f(ok[ok.length - 1].p99_ms, 2)} ms)` : `none (p99 ${f(sweep[0].p99_ms, 2)} ms at ${sweep[0].rate}/s)`}`);
+}
 if (k0 && p0) console.log(`  throughput ratio at ${n0} connections: ${f(k0.answered_per_s / p0.answered_per_s, 2)}x`);
