@@ -14,25 +14,21 @@
 #include <unistd.h>
 
 #include "../../src/store_sqlite_int.h"
+#include "tmpdb.h"
 
 static char path[64];
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(path, sizeof(path), "/tmp/kefu-test-walbuf-%d.db", (int)getpid());
+    tmpdb_path(path, sizeof(path), "walbuf");
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char p[80];
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
+    tmpdb_remove(path);
     return 0;
 }
 
