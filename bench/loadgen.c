@@ -620,28 +620,29 @@ static void report(void)
         if (wmin < 0 || timeline[i] < wmin)
             wmin = timeline[i];
     if (opt.json) {
-        printf("{\"label\":\"%s\",\"conns\":%d,\"ready\":%d,\"mode\":\"%s\",\"rate\":%.0f,"
-               "\"secs\":%.3f,\"answered\":%ld,\"answered_per_s\":%.1f,\"p50_ms\":%.3f,"
-               "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,"
-               "\"err_rate_limited\":%ld,\"err_internal\":%ld,\"err_other\":%ld,"
-               "\"conn_errors\":%d,\"closed_early\":%d,\"skipped\":%ld,"
-               "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
-               "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
-               "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld,"
-               "\"server_cpu_us\":%.1f,\"server_cores\":%.2f,\"gen_cpu_us\":%.1f,\"loop\":\"%s\"}\n",
-               opt.label ? opt.label : "", opt.n_conns, n_ready_max,
-               opt.rate > 0 ? "rate" : "closed", opt.rate, secs, answered, rate, pct(.5), pct(.99),
-               pct(.999), pct(1), errors_frames, err_rate_limited, err_internal, err_other,
-               n_conn_errors, n_closed_early, skipped, rss_idle_kb * mb, rss_conns_kb * mb,
-               rss_load_kb * mb, hwm_kb * mb, per_conn_kb, (double)max_gap_ns / 1e6,
-               (double)max_gap_at_ns / 1e9, (double)max_gap_after_touch_ns / 1e6, wmin, srv_us,
-               srv_cores, gen_us, opt.poll ? "poll" : "uv");
+        printf(
+            "{\"label\":\"%s\",\"conns\":%d,\"ready\":%d,\"mode\":\"%s\",\"rate\":%.0f,"
+            "\"secs\":%.3f,\"answered\":%ld,\"answered_per_s\":%.1f,\"p50_ms\":%.3f,"
+            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,"
+            "\"err_rate_limited\":%ld,\"err_internal\":%ld,\"err_other\":%ld,"
+            "\"conn_errors\":%d,\"closed_early\":%d,\"skipped\":%ld,"
+            "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
+            "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
+            "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld,"
+            "\"server_cpu_us\":%.1f,\"server_cores\":%.2f,\"gen_cpu_us\":%.1f,\"loop\":\"%s\"}\n",
+            opt.label ? opt.label : "", opt.n_conns, n_ready_max, opt.rate > 0 ? "rate" : "closed",
+            opt.rate, secs, answered, rate, pct(.5), pct(.99), pct(.999), pct(1), errors_frames,
+            err_rate_limited, err_internal, err_other, n_conn_errors, n_closed_early, skipped,
+            rss_idle_kb * mb, rss_conns_kb * mb, rss_load_kb * mb, hwm_kb * mb, per_conn_kb,
+            (double)max_gap_ns / 1e6, (double)max_gap_at_ns / 1e9,
+            (double)max_gap_after_touch_ns / 1e6, wmin, srv_us, srv_cores, gen_us,
+            opt.poll ? "poll" : "uv");
     } else {
         printf("%s: %d connections (%s, %s loop), %.2f s: %ld answered, %.0f/s; round trip p50 "
                "%.3f ms, p99 %.3f ms, p999 %.3f ms, max %.3f ms\n",
                opt.label ? opt.label : "loadgen", opt.n_conns,
-               opt.rate > 0 ? "fixed rate" : "closed loop", opt.poll ? "poll" : "uv", secs, answered, rate, pct(.5), pct(.99),
-               pct(.999), pct(1));
+               opt.rate > 0 ? "fixed rate" : "closed loop", opt.poll ? "poll" : "uv", secs,
+               answered, rate, pct(.5), pct(.99), pct(.999), pct(1));
         printf("  errors: %ld frames (rate_limited %ld, internal %ld, other %ld), %d connect "
                "errors, %d closed early, %ld sends skipped\n",
                errors_frames, err_rate_limited, err_internal, err_other, n_conn_errors,
@@ -700,11 +701,13 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"ramp", required_argument, NULL, 'R'},     {"touch", required_argument, NULL, 'T'},
-        {"touch-at", required_argument, NULL, 'A'}, {"label", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'J'},           {"loop", required_argument, NULL, 'P'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"ramp", required_argument, NULL, 'R'},
+                                       {"touch", required_argument, NULL, 'T'},
+                                       {"touch-at", required_argument, NULL, 'A'},
+                                       {"label", required_argument, NULL, 'L'},
+                                       {"json", no_argument, NULL, 'J'},
+                                       {"loop", required_argument, NULL, 'P'},
+                                       {NULL, 0, NULL, 0}};
     struct lws_context_creation_info info;
     int c, rc = 0;
 

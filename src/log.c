@@ -8,8 +8,8 @@
 #include <time.h>
 
 static int log_level = KF_LOG_INFO;
-static int held;          /* kf_log_hold(): the holder's info and debug lines wait */
-static pthread_t holder;  /* the thread that holds them */
+static int held;         /* kf_log_hold(): the holder's info and debug lines wait */
+static pthread_t holder; /* the thread that holds them */
 static char hold_buf[1 << 16];
 
 void kf_log_hold(void)

@@ -312,10 +312,10 @@ static const char *const stmt_sql[ST_COUNT] = {
  * the database file later. */
 #define CKPT_MS 200
 /* Under a steady load a commit lands while every passive checkpoint runs, so the WAL is never
- * all copied and SQLite never starts it over: it grew by 200 MB a second. Past this many
- * frames (32 MB) the checkpointer copies again until at most CKPT_TAIL frames are left, then
- * runs a RESTART checkpoint: it takes the write lock for those few frames and a sync (a
- * commit meanwhile waits in its busy handler, a few milliseconds), and lets the next commit
+ * all copied and SQLite never starts it over: it grew by over 100 MB a second. Past this many
+ * frames (32 MB) the checkpointer copies again until a pass finds at most CKPT_TAIL new
+ * frames, then runs a RESTART checkpoint: it takes the write lock for the frames left and a
+ * sync (a commit meanwhile waits in its busy handler: 2-15 ms measured), and lets the next commit
  * write the WAL from its start again. A WAL past four times this size restarts whatever is
  * left to copy. */
 #define CKPT_RESTART_FRAMES 8192
@@ -372,8 +372,7 @@ static void *ckpt_main(void *arg)
     ckpt *c = arg;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(c->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        kf_store_walbuf__vfs()) !=
-        SQLITE_OK) {
+                        kf_store_walbuf__vfs()) != SQLITE_OK) {
         kf_log(KF_LOG_WARN, "store: checkpointer cannot open the database: %s",
                db ? sqlite3_errmsg(db) : "?");
         sqlite3_close(db);
@@ -383,8 +382,7 @@ static void *ckpt_main(void *arg)
     /* A connection opens the WAL only when it first reads the database; until then its
      * checkpoints do nothing and return SQLITE_OK. One read, here, before the first. */
     if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK)
-        kf_log(KF_LOG_WARN, "store: checkpointer cannot read the database: %s",
-               sqlite3_errmsg(db));
+        kf_log(KF_LOG_WARN, "store: checkpointer cannot read the database: %s", sqlite3_errmsg(db));
     pthread_mutex_lock(&c->lock);
     while (!c->stop) {
         struct timespec ts;
@@ -404,8 +402,8 @@ static void *ckpt_main(void *arg)
             int copied = n_done, i;
             for (i = 0; i < 8 && rc == SQLITE_OK && copied > CKPT_TAIL; i++) {
                 int before = n_done;
-                rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log,
-                                               &n_done);
+                rc =
+                    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
                 copied = n_done - before;
             }
             /* a load that writes faster than the copies catch up: bound the WAL anyway */

@@ -18,8 +18,8 @@ int kf_store_sqlite__purge(struct sqlite3 *db, int64_t before_ms, kf_purge_count
 int kf_store_sqlite__vacuum(struct sqlite3 *db);
 int kf_store_sqlite__export(struct sqlite3 *db, int64_t id, char **json);
 
-/* store_walbuf.c: the VFS every file connection of the store opens with, which writes each
- * commit's WAL frames with one pwrite(). Registers it on the first call; NULL (use SQLite's
+/* store_walbuf.c: the VFS every file connection of the store opens with, which writes a
+ * commit's WAL frames with one pwrite() per 128 KB instead of two per page. Registers it on the first call; NULL (use SQLite's
  * default VFS) if it could not be registered. */
 #define KF_STORE_WALBUF_VFS "kefu-walbuf"
 const char *kf_store_walbuf__vfs(void);

@@ -40,8 +40,8 @@
  * 0x1ffff bytes per call (the rest would be a short write, reported as a full disk), so a
  * buffer is 31 frames of 4 KB pages. */
 #define WB_CAP 0x1ffff
-#define WAL_HDR 32         /* the WAL file's own header; frames follow it */
-#define WAL_FRAME_HDR 24   /* each frame's header, written before its page */
+#define WAL_HDR 32       /* the WAL file's own header; frames follow it */
+#define WAL_FRAME_HDR 24 /* each frame's header, written before its page */
 
 typedef struct wb_file {
     sqlite3_file base;  /* methods: wb_io */
@@ -97,8 +97,7 @@ static int wb_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
     int rc;
     /* the write after a commit frame's header is its page (whatever was flushed between) */
     int commit_page = f->commit_due;
-    f->commit_due =
-        n == WAL_FRAME_HDR && off >= WAL_HDR && be32((const unsigned char *)p + 4) != 0;
+    f->commit_due = n == WAL_FRAME_HDR && off >= WAL_HDR && be32((const unsigned char *)p + 4) != 0;
     if (!(f->len && off == f->off + f->len && f->len + n <= WB_CAP)) {
         /* not an append to what is gathered: write that out, then start again here */
         if ((rc = wb_flush(f)) != SQLITE_OK)

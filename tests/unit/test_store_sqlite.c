@@ -131,7 +131,7 @@ static long file_size(const char *suffix)
 /* The WAL is copied into the database file while the server runs, not only at its end: the
  * checkpointer's connection must have the WAL open (a connection that never read the
  * database has none, and its checkpoint then does nothing and says OK). Without it the WAL
- * grew by about 200 MB a second under load and the database file stayed empty. */
+ * grew by over 100 MB a second under load and the database file stayed empty. */
 static void checkpointed_while_open(void **state)
 {
     (void)state;

@@ -37,8 +37,9 @@ static sqlite3 *open_db(const char *vfs)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, vfs),
                      SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                      "PRAGMA wal_autocheckpoint=0; PRAGMA cache_spill=OFF",
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                  "PRAGMA wal_autocheckpoint=0; PRAGMA cache_spill=OFF",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     return db;
