@@ -17,6 +17,9 @@ int kf_store_sqlite__report(struct sqlite3 *db, const kf_report_query *q,
 int kf_store_sqlite__purge(struct sqlite3 *db, int64_t before_ms, kf_purge_counts *out);
 int kf_store_sqlite__vacuum(struct sqlite3 *db);
 int kf_store_sqlite__export(struct sqlite3 *db, int64_t id, char **json);
+/* WAL tails copied by a connection before its write, since the process started: each one
+ * lets that write start the WAL over (store_sqlite.c, CKPT_RESTART_FRAMES; for the tests). */
+long kf_store_sqlite__tail_copies(void);
 
 /* store_walbuf.c: the VFS every file connection of the store opens with, which writes a
  * commit's WAL frames with one pwrite() per 128 KB instead of two per page. Registers it on the first call; NULL (use SQLite's
