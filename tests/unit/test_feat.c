@@ -12,6 +12,7 @@
 
 #include "kefu/feat.h"
 #include "kefu/mem.h"
+#include "kefu/model.h"
 
 typedef struct {
     size_t mem0;
@@ -65,6 +66,52 @@ static double val(const fx *f, const char *name)
 
 /* In one document every feature has the same idf and tf: a Han character then weighs 1.5
  * times the pair it belongs to, and the vector stays L2-normalised. */
+/* kf_model_scores works four classes at a time: for 1 to 9 classes (every remainder) its
+ * scores are exactly the bias plus each feature's value times its weight, added in order. */
+static void test_model_scores(void **state)
+{
+    (void)state;
+    enum { NF = 6, NROWS = 18 };
+    uint32_t idx[NROWS][2];
+    float val[NROWS][2];
+    kf_fvec rows[NROWS];
+    int labels[NROWS];
+    for (size_t nc = 1; nc <= 9; nc++) {
+        for (int i = 0; i < NROWS; i++) { /* class i % nc: its own feature, and one shared */
+            labels[i] = (int)((size_t)i % nc);
+            idx[i][0] = (uint32_t)labels[i] % NF;
+            idx[i][1] = (uint32_t)(i % NF);
+            if (idx[i][1] == idx[i][0])
+                idx[i][1] = (idx[i][1] + 1) % NF;
+            if (idx[i][1] < idx[i][0]) {
+                uint32_t t = idx[i][0];
+                idx[i][0] = idx[i][1];
+                idx[i][1] = t;
+            }
+            val[i][0] = 0.5f + 0.1f * (float)(i % 3);
+            val[i][1] = 0.25f;
+            rows[i] = (kf_fvec){.idx = idx[i], .val = val[i], .n = 2};
+        }
+        int err = 0;
+        kf_model *m = kf_model_train(rows, labels, NROWS, NF, nc < 2 ? 2 : nc, 1.0, &err);
+        assert_non_null(m);
+        size_t classes = kf_model_classes(m);
+        uint32_t xi[3] = {0, 2, 5};
+        float xv[3] = {0.3f, -1.5f, 0.75f};
+        kf_fvec x = {.idx = xi, .val = xv, .n = 3};
+        float got[10], want[10];
+        kf_model_scores(m, &x, got);
+        for (size_t c = 0; c < classes; c++) {
+            want[c] = kf_model_weight(m, NF, c); /* the bias */
+            for (size_t k = 0; k < x.n; k++)
+                want[c] += xv[k] * kf_model_weight(m, xi[k], c);
+            assert_memory_equal(&got[c], &want[c], sizeof(float));
+        }
+        assert_true(fabsf(got[0]) > 0); /* trained: not all zero */
+        kf_model_free(m);
+    }
+}
+
 static void test_han_char_weight(void **state)
 {
     fx *f = *state;
@@ -131,6 +178,7 @@ static void test_unknown_han_weight(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_scores),
         cmocka_unit_test_setup_teardown(test_han_char_weight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latin_unweighted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_text, setup, teardown),
