@@ -415,10 +415,28 @@ static int vec_emit(void *ud, const char *f, size_t n)
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* The ids of a question's features are about a hundred; sorting them with qsort (a call per
+ * comparison) was 4 % of the server's time. A radix sort, least significant byte first, skips
+ * a pass where every id has the same byte (ids below 65,536 need two). */
+void kf_feat_sort_ids(uint32_t *a, uint32_t *tmp, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    uint32_t *src = a, *dst = tmp;
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((src[i] >> shift) & 255) + 1]++;
+        if (count[((src[0] >> shift) & 255) + 1] == n)
+            continue;
+        for (size_t b = 1; b < 257; b++)
+            count[b] += count[b - 1];
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 255]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof(*a));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -461,8 +479,17 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         rc = x.err;
     if (rc)
         goto out;
-    if (x.n)
-        qsort(x.ids, x.n, sizeof(*x.ids), cmp_u32);
+    if (x.n > 1) {
+        uint32_t small[256];
+        uint32_t *tmp = x.n <= 256 ? small : kf_malloc(x.n * sizeof(*tmp));
+        if (!tmp) {
+            rc = KF_ENOMEM;
+            goto out;
+        }
+        kf_feat_sort_ids(x.ids, tmp, x.n);
+        if (tmp != small)
+            kf_free(tmp);
+    }
     /* merge duplicates into (id, tf), weight (1 + ln tf) * idf, then L2-normalise */
     if (x.n > out->cap) {
         uint32_t *ni = kf_realloc(out->idx, x.n * sizeof(*ni));

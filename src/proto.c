@@ -399,22 +399,36 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
 
 /* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
  * insertion order (jansson >= 2.8 keeps it), so frames read naturally. */
+typedef struct dump_buf {
+    char *p;
+    size_t len, cap;
+} dump_buf;
+
+static int dump_to_buf(const char *p, size_t n, void *ud)
+{
+    dump_buf *b = ud;
+    if (kf_grow(&b->p, &b->cap, b->len + n + 1, 1))
+        return -1;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* One pass of the encoder into a growing buffer that starts at 1 KB, more than most frames
+ * (json_dumpb needs two passes: the size, then the bytes), after headroom bytes. */
 static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
 {
-    size_t need = json_dumpb(obj, NULL, 0, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (need == 0)
+    dump_buf b = {NULL, headroom, 0};
+    if (kf_grow(&b.p, &b.cap, headroom + 1024, 1))
         return NULL;
-    char *buf = kf_malloc(headroom + need + 1);
-    if (!buf)
-        return NULL;
-    size_t n = json_dumpb(obj, buf + headroom, need, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (n != need) {
-        kf_free(buf);
+    if (json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
+        b.len == headroom) {
+        kf_free(b.p);
         return NULL;
     }
-    buf[headroom + n] = '\0';
-    *len = n;
-    return buf;
+    b.p[b.len] = '\0';
+    *len = b.len - headroom;
+    return b.p;
 }
 
 /* {"v":1,"type":...,"seq":N,...}: v and type first, then seq, then the frame's fields. */

@@ -51,4 +51,8 @@ void kf_vocab_freeze(kf_vocab *v);
 int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t len,
                     kf_fvec *out, kf_buf *norm, kf_buf *tokens);
 
+/* Sorts n ids in ascending order; tmp is scratch room for n ids. Used by kf_vocab_vector,
+ * declared here for the tests. */
+void kf_feat_sort_ids(uint32_t *a, uint32_t *tmp, size_t n);
+
 #endif

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kefu/feat.h"
@@ -112,6 +113,37 @@ static void test_model_scores(void **state)
     }
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* kf_feat_sort_ids against qsort: small and large ids (every byte in play), duplicates, runs
+ * where a byte is the same everywhere, one element, and sizes past its 256-id stack room. */
+static void test_sort_ids(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {1, 2, 3, 17, 95, 256, 257, 1000};
+    static uint32_t a[1000], want[1000], tmp[1000];
+    uint32_t r = 12345;
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        for (uint32_t mask = 0xff; mask; mask = mask == 0xffffffffu ? 0 : mask << 8 | 0xff) {
+            size_t n = sizes[k];
+            for (size_t i = 0; i < n; i++) {
+                r = r * 1103515245u + 12345u;
+                a[i] = (r ^ r >> 13) & mask;
+                if (i % 7 == 3)
+                    a[i] = a[i / 2]; /* duplicates */
+            }
+            memcpy(want, a, n * sizeof(*a));
+            qsort(want, n, sizeof(*want), cmp_u32);
+            kf_feat_sort_ids(a, tmp, n);
+            assert_memory_equal(a, want, n * sizeof(*a));
+        }
+    }
+}
+
 static void test_han_char_weight(void **state)
 {
     fx *f = *state;
@@ -179,6 +211,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_model_scores),
+        cmocka_unit_test(test_sort_ids),
         cmocka_unit_test_setup_teardown(test_han_char_weight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latin_unweighted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_text, setup, teardown),
