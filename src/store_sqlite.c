@@ -243,7 +243,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     /* active never moves back, even if the clock does: a report finds the rows a conversation
      * got after its period by it (store_sqlite_report.c). */
     [ST_NEXT_SEQ] =
-        "UPDATE conversations SET last_seq = last_seq + 1, active = max(coalesce(active, ?2), ?2) "
+        "UPDATE conversations SET last_seq = last_seq + ?3, active = max(coalesce(active, ?2), ?2) "
         "WHERE id = ?1 RETURNING last_seq",
     [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
                       "frame, created, reply_to, decision, confidence, norm) VALUES (?1, ?2, ?3, "
@@ -614,15 +614,18 @@ static int sq_conv_update(void *be, int64_t id, const char *lang, const char *pa
     return run(s, ST_CONV_UPDATE);
 }
 
-static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms, int64_t prev,
-                      int64_t *seq)
+/* Numbers n rows of a conversation: seqs[0..n-1] get the next n numbers, with one update of
+ * the conversation (the last number given and the time of its latest row). */
+static int next_seqs(sq *s, int64_t conv, int64_t now_ms, size_t n, int64_t *seqs)
 {
     sqlite3_stmt *st = s->st[ST_NEXT_SEQ];
+    int64_t last = 0;
     sqlite3_bind_int64(st, 1, conv);
     sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int64(st, 3, (int64_t)n);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        *seq = sqlite3_column_int64(st, 0);
+        last = sqlite3_column_int64(st, 0);
     /* RETURNING: the update is complete only once the statement has run to its end. */
     int rc2 = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
     sqlite3_reset(st);
@@ -631,10 +634,22 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
         return rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "next seq");
     if (rc2 != SQLITE_DONE)
         return fail_db(s, "next seq");
+    for (size_t i = 0; i < n; i++)
+        seqs[i] = last - (int64_t)(n - 1 - i);
+    return KF_OK;
+}
+
+/* Stores one row as number seq (next_seqs); prev is the number of the row before it in the
+ * same append (0 for the first). */
+static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms, int64_t prev,
+                      int64_t seq)
+{
+    sqlite3_stmt *st;
+    int rc;
 
     st = s->st[ST_MSG_INSERT];
     sqlite3_bind_int64(st, 1, conv);
-    sqlite3_bind_int64(st, 2, *seq);
+    sqlite3_bind_int64(st, 2, seq);
     sqlite3_bind_text(st, 3, r->dir == KF_DIR_IN ? "in" : "out", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, r->kind ? r->kind : "message", -1, SQLITE_STATIC);
     bind_text(st, 5, r->client_id);
@@ -665,7 +680,7 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
     if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
         st = s->st[ST_FEEDBACK_INSERT];
         sqlite3_bind_int64(st, 1, conv);
-        sqlite3_bind_int64(st, 2, *seq);
+        sqlite3_bind_int64(st, 2, seq);
         if (r->ref_seq > 0)
             sqlite3_bind_int64(st, 3, r->ref_seq);
         else
@@ -686,8 +701,10 @@ static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n,
     int rc = store_begin(s);
     if (rc)
         return rc;
+    if ((rc = next_seqs(s, conv, now_ms, n, seqs)))
+        goto fail;
     for (size_t i = 0; i < n; i++)
-        if ((rc = append_one(s, conv, &rows[i], now_ms, i ? seqs[i - 1] : 0, &seqs[i])))
+        if ((rc = append_one(s, conv, &rows[i], now_ms, i ? seqs[i - 1] : 0, seqs[i])))
             goto fail;
     if ((rc = run(s, ST_COMMIT)))
         goto fail;
@@ -837,8 +854,10 @@ static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
     int rc = run(s, ST_SAVEPOINT);
     if (rc)
         return rc;
+    if (it->n)
+        rc = next_seqs(s, it->conv, now_ms, it->n, it->seqs);
     for (size_t i = 0; i < it->n && !rc; i++)
-        rc = append_one(s, it->conv, &it->rows[i], now_ms, i ? it->seqs[i - 1] : 0, &it->seqs[i]);
+        rc = append_one(s, it->conv, &it->rows[i], now_ms, i ? it->seqs[i - 1] : 0, it->seqs[i]);
     if (!rc && it->lang)
         rc = sq_conv_update(s, it->conv, it->lang, NULL, NULL);
     if (!rc && it->fallbacks >= 0)
