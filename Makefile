@@ -6,7 +6,7 @@
 CC      ?= cc
 PKGS    := libwebsockets libpcre2-8 sqlite3 jansson libutf8proc opencc
 CFLAGS_PKG = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -llinear -lcrypt -lpthread -lm
+LIBS_PKG   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lstemmer -llinear -lcrypt -lpthread -lm
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wundef -Wvla -fno-common
 STD     := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE

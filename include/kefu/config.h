@@ -26,6 +26,7 @@ typedef struct kf_config {
     char *db;
     char *db_synchronous; /* "normal" or "full" */
     long db_writer_min;   /* group commits this large go to the store's writer thread */
+    char *event_loop;     /* "ev" or "poll" */
     char *kb_dir;
     char *intents_dir;
     char *web_dir;

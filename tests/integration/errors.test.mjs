@@ -106,6 +106,20 @@ test('an oversized frame gets too_large then close 1009; others are unaffected',
   other.close();
 }));
 
+// event_loop = poll: lws's own loop, the other choice (the default, ev, runs every other test)
+test('on lws\'s own poll() loop: an answer, a close frame with its code, /healthz', () => withServer({
+  set: [...SETS, 'event_loop=poll'],
+}, async (s) => {
+  const [c] = await s.visitor();
+  const { reply } = await c.ask('我想退货', 'p1');
+  assert.equal(reply.type, 'answer');
+  c.send({ type: 'message', text: 'x'.repeat(2000), id: 'big' });
+  await expectError(c, 'too_large');
+  assert.equal((await c.waitClose()).code, 1009);
+  const h = await fetch(`${s.url}/healthz`);
+  assert.equal(h.status, 200);
+}));
+
 async function refused(url, protocol, headers = {}) {
   const ws = protocol === null ? new WebSocket(url, { headers }) : new WebSocket(url, protocol, { headers });
   return new Promise((resolve, reject) => {
