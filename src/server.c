@@ -161,36 +161,35 @@ static void begin_stop(kf_server *s)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* After each turn of libev's loop: that turn's log lines in one write, and the end of the
- * loop once shutdown is done. */
+/* Each turn of libev's loop, once it has the turn's events: the answers of the turn before
+ * go to the group commit, its log lines are written in one go, and the loop ends once
+ * shutdown is done. */
 static void turn_end_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
     (void)revents;
     kf_server *s = w->data;
+    kf_ws_visitor__turn_end(s);
     kf_log_flush();
     if (s->done)
         ev_break(loop, EVBREAK_ALL);
 }
 
-/* lws 4.1.6's libev plugin sets its timer again only when that timer fires, so an lws timer
- * set to run before the one armed (a first-response limit of 0.3 s while the next due was
- * 10 s away) waits for it; lws does run every timer that is due after each event it
- * handles. So every LWS_TIMER_TICK the loop is woken with lws_cancel_service(), and lws's
- * timers are at most that late when nothing else happens. */
-#define LWS_TIMER_TICK 0.05
-static void timer_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* lws 4.1.6's libev plugin sets its libev timer again only when it fires, or when its idle
+ * watcher runs, which libev does only when no event waits (never under a steady load). So an
+ * lws timer set to run before the one armed waited for it: a first-response limit of 0.3 s
+ * waited for the next 10 s sweep. This lws timer sets itself again every LWS_TIMER_TICK, so
+ * lws's libev timer fires at least that often and every lws timer runs at most that late. */
+#define LWS_TIMER_TICK (50 * LWS_US_PER_MS)
+static void timer_tick_cb(lws_sorted_usec_list_t *sul)
 {
-    (void)loop;
-    (void)revents;
-    kf_server *s = w->data;
-    lws_cancel_service(s->cx);
+    kf_server *s = lws_container_of(sul, kf_server, sul_tick);
+    lws_sul_schedule(s->cx, 0, &s->sul_tick, timer_tick_cb, LWS_TIMER_TICK);
 }
 
 typedef struct ev_side {
     struct ev_loop *loop; /* NULL: lws's own poll() loop */
     void *foreign[1];     /* lws_context_creation_info.foreign_loops */
     ev_check turn_end;
-    ev_timer tick;
 } ev_side;
 
 /* event_loop = ev: a libev loop (epoll) for lws to run on; 0, or -1 if it cannot start. */
@@ -207,8 +206,6 @@ static int ev_side_init(ev_side *e, kf_server *s, struct lws_context_creation_in
     ev_check_init(&e->turn_end, turn_end_cb);
     e->turn_end.data = s;
     ev_check_start(e->loop, &e->turn_end);
-    ev_timer_init(&e->tick, timer_tick_cb, LWS_TIMER_TICK, LWS_TIMER_TICK);
-    e->tick.data = s;
     return 0;
 }
 
@@ -216,9 +213,8 @@ static int ev_side_init(ev_side *e, kf_server *s, struct lws_context_creation_in
 static void serve(kf_server *s, ev_side *e)
 {
     if (e->loop) {
-        ev_timer_start(e->loop, &e->tick); /* from here on s->cx exists */
+        lws_sul_schedule(s->cx, 0, &s->sul_tick, timer_tick_cb, LWS_TIMER_TICK);
         ev_run(e->loop, 0);
-        ev_timer_stop(e->loop, &e->tick);
         return;
     }
     while (!s->done) {
@@ -620,6 +616,7 @@ out:
     if (s.cx) {
         lws_sul_cancel(&s.sul_gc);
         lws_sul_cancel(&s.sul_stop);
+        lws_sul_cancel(&s.sul_tick);
         lws_sul_cancel(&s.sul_flush);
         lws_context_destroy(s.cx);
     }

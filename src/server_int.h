@@ -132,6 +132,7 @@ typedef struct kf_server {
     int done;                        /* leave the service loop */
     lws_sorted_usec_list_t sul_stop; /* shutdown deadline */
     lws_sorted_usec_list_t sul_gc;   /* per-address table sweep */
+    lws_sorted_usec_list_t sul_tick; /* event_loop = ev: keeps lws's timers on time (server.c) */
     /* Shared with the background thread (reload, signals): under mu or atomic. */
     pthread_mutex_t mu;
     kf_engine *pending;  /* a new snapshot for the loop to swap in */
@@ -156,6 +157,9 @@ void kf_ws_visitor__shutdown_all(kf_server *s);
 void kf_ws_visitor__flush(kf_server *s);
 /* The loop's wake-up: if the batch in flight is stored, queues its acks and answers. */
 void kf_ws_visitor__collect(kf_server *s);
+/* The end of a turn of libev's loop: the turn's answers go to the group commit (on lws's own
+ * loop a timer due at once does it, which libev's loop runs only when no event waits). */
+void kf_ws_visitor__turn_end(kf_server *s);
 
 /* Delivers a stored frame of conversation conv (numbered seq) to its visitor sockets. */
 void kf_ws_visitor__deliver(kf_server *s, int64_t conv, const kf_out *o, int64_t seq);

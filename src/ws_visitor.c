@@ -582,6 +582,11 @@ void kf_ws_visitor__flush(kf_server *s)
     }
 }
 
+void kf_ws_visitor__turn_end(kf_server *s)
+{
+    start_fly(s, 0);
+}
+
 static void flush_cb(lws_sorted_usec_list_t *sul)
 {
     start_fly(lws_container_of(sul, kf_server, sul_flush), 0);
