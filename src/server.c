@@ -161,10 +161,10 @@ static void begin_stop(kf_server *s)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* Each turn of libev's loop, once it has the turn's events: the answers of the turn before
- * go to the group commit, its log lines are written in one go, and the loop ends once
- * shutdown is done. */
-static void turn_end_cb(struct ev_loop *loop, ev_check *w, int revents)
+/* The end of each turn of libev's loop, before it waits for events again: the turn's
+ * answers go to the group commit, its log lines are written in one go, and the loop ends
+ * once shutdown is done. */
+static void turn_end_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
     kf_server *s = w->data;
@@ -189,7 +189,7 @@ static void timer_tick_cb(lws_sorted_usec_list_t *sul)
 typedef struct ev_side {
     struct ev_loop *loop; /* NULL: lws's own poll() loop */
     void *foreign[1];     /* lws_context_creation_info.foreign_loops */
-    ev_check turn_end;
+    ev_prepare turn_end;
 } ev_side;
 
 /* event_loop = ev: a libev loop (epoll) for lws to run on; 0, or -1 if it cannot start. */
@@ -203,9 +203,9 @@ static int ev_side_init(ev_side *e, kf_server *s, struct lws_context_creation_in
     e->foreign[0] = e->loop;
     info->options |= LWS_SERVER_OPTION_LIBEV;
     info->foreign_loops = e->foreign;
-    ev_check_init(&e->turn_end, turn_end_cb);
+    ev_prepare_init(&e->turn_end, turn_end_cb);
     e->turn_end.data = s;
-    ev_check_start(e->loop, &e->turn_end);
+    ev_prepare_start(e->loop, &e->turn_end);
     return 0;
 }
 
@@ -229,7 +229,7 @@ static void serve(kf_server *s, ev_side *e)
 static void ev_side_cleanup(ev_side *e)
 {
     if (e->loop) {
-        ev_check_stop(e->loop, &e->turn_end);
+        ev_prepare_stop(e->loop, &e->turn_end);
         ev_loop_destroy(e->loop);
         e->loop = NULL;
     }
