@@ -129,6 +129,16 @@ static long file_size(const char *suffix)
     return stat(p, &sb) ? -1 : (long)sb.st_size;
 }
 
+/* The store at path, with one conversation in it (*c). */
+static kf_store *open_with_conv(kf_conv *c)
+{
+    char err[256];
+    kf_store *st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
+    assert_non_null(st);
+    assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, c), KF_OK);
+    return st;
+}
+
 /* The WAL is copied into the database file while the server runs, not only at its end: the
  * checkpointer's connection must have the WAL open (a connection that never read the
  * database has none, and its checkpoint then does nothing and says OK). Without it the WAL
@@ -136,11 +146,8 @@ static long file_size(const char *suffix)
 static void checkpointed_while_open(void **state)
 {
     (void)state;
-    char err[256];
     kf_conv c;
-    kf_store *st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
-    assert_non_null(st);
-    assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, &c), KF_OK);
+    kf_store *st = open_with_conv(&c);
     long db0 = file_size("");
     char text[200];
     memset(text, 'x', sizeof(text) - 1);
@@ -181,12 +188,10 @@ static uint64_t wal_salts(void)
 static void wal_starts_over_under_load(void **state)
 {
     (void)state;
-    char err[256];
     kf_conv c;
-    kf_store *st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
-    assert_non_null(st);
-    assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, &c), KF_OK);
-    kf_store_row r = {.dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    kf_store *st = open_with_conv(&c);
+    kf_store_row r = {
+        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
     long t0 = kf_store_sqlite__tail_copies();
     int copied = 0;
     for (int i = 0; i < 400000 && !copied; i++) { /* commits back to back */
