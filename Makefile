@@ -131,7 +131,7 @@ install: all
 bench/loadgen: bench/loadgen.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(STD) -D_GNU_SOURCE $(WARN) -O2 -g $(shell pkg-config --cflags libwebsockets libuv) \
-	  -o $@ $< $(shell pkg-config --libs libwebsockets libuv)
+	  -o $@ $< $(shell pkg-config --libs libwebsockets libuv) -lev
 
 # ASan build under a mixed load for SOAK_TIME seconds (600): leaks and RSS over time.
 soak:
