@@ -19,7 +19,8 @@
  * cheaper one (24 against 30 us), so it is the default there. --loop ev (lws's evlib-ev
  * plugin on a libev loop of ours, as the server) halves the generator's CPU at a fixed rate
  * again (44-48 against 105-131 us at 4,000/s), but its p50 comes out 0.3-0.5 ms higher for the
- * same server, which is not understood yet, so uv stays the default there. */
+ * same server (likely its 1 ms send tick, late by up to epoll_wait's millisecond where lws on
+ * libuv spins; docs/performance.md), so uv stays the default there. */
 #include <ev.h>
 #include <uv.h> /* before libwebsockets.h, which then declares its libuv parts */
 #include <libwebsockets.h>
