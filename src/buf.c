@@ -29,7 +29,7 @@ void kf_buf_reset(kf_buf *b)
         b->data[0] = '\0';
 }
 
-static int reserve(kf_buf *b, size_t extra)
+int kf_buf_reserve(kf_buf *b, size_t extra)
 {
     if (b->len + extra + 1 < b->len)
         return KF_ENOMEM;
@@ -38,7 +38,7 @@ static int reserve(kf_buf *b, size_t extra)
 
 int kf_buf_append(kf_buf *b, const void *p, size_t n)
 {
-    if (reserve(b, n))
+    if (kf_buf_reserve(b, n))
         return KF_ENOMEM;
     if (n)
         memcpy(b->data + b->len, p, n);
@@ -68,7 +68,7 @@ int kf_buf_printf(kf_buf *b, const char *fmt, ...)
         return KF_EINVAL;
     if ((size_t)n < sizeof(tmp))
         return kf_buf_append(b, tmp, (size_t)n);
-    if (reserve(b, (size_t)n))
+    if (kf_buf_reserve(b, (size_t)n))
         return KF_ENOMEM;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kefu/buf.h"
+#include "kefu/err.h"
 #include "kefu/mem.h"
 #include "kefu/util.h"
 
@@ -397,38 +399,34 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
     return finish(o, rc);
 }
 
-/* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
- * insertion order (jansson >= 2.8 keeps it), so frames read naturally. */
-typedef struct dump_buf {
-    char *p;
-    size_t len, cap;
-} dump_buf;
-
 static int dump_to_buf(const char *p, size_t n, void *ud)
 {
-    dump_buf *b = ud;
-    if (kf_grow(&b->p, &b->cap, b->len + n + 1, 1))
-        return -1;
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-    return 0;
+    return kf_buf_append(ud, p, n) == KF_OK ? 0 : -1;
 }
 
-/* One pass of the encoder into a growing buffer that starts at 1 KB, more than most frames
- * (json_dumpb needs two passes: the size, then the bytes), after headroom bytes. */
+/* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
+ * insertion order (jansson >= 2.8 keeps it), so frames read naturally. One pass of the encoder
+ * into a buffer with room for 1 KB, more than most frames (json_dumpb needs two: the size,
+ * then the bytes). */
 static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
 {
-    dump_buf b = {NULL, headroom, 0};
-    if (kf_grow(&b.p, &b.cap, headroom + 1024, 1))
-        return NULL;
-    if (json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
+    static const char zeros[64];
+    kf_buf b;
+    kf_buf_init(&b);
+    int rc = kf_buf_reserve(&b, headroom + 1024);
+    for (size_t left = headroom; left > 0 && rc == KF_OK;) {
+        size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+        rc = kf_buf_append(&b, zeros, n);
+        left -= n;
+    }
+    if (rc != KF_OK ||
+        json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
         b.len == headroom) {
-        kf_free(b.p);
+        kf_buf_cleanup(&b);
         return NULL;
     }
-    b.p[b.len] = '\0';
     *len = b.len - headroom;
-    return b.p;
+    return kf_buf_take(&b);
 }
 
 /* {"v":1,"type":...,"seq":N,...}: v and type first, then seq, then the frame's fields. */

@@ -14,6 +14,8 @@ typedef struct kf_buf {
 void kf_buf_init(kf_buf *b);
 void kf_buf_cleanup(kf_buf *b);
 void kf_buf_reset(kf_buf *b); /* len = 0, keeps the memory */
+/* Room for n more bytes, so that appending them does not reallocate. */
+int kf_buf_reserve(kf_buf *b, size_t n);
 int kf_buf_append(kf_buf *b, const void *p, size_t n);
 int kf_buf_puts(kf_buf *b, const char *s);
 int kf_buf_putc(kf_buf *b, char c);

@@ -68,6 +68,16 @@ static void test_buf(void **state)
     t = kf_buf_take(&b);
     assert_string_equal(t, "");
     kf_free(t);
+    /* reserve: the appends it made room for do not move the data */
+    assert_int_equal(kf_buf_reserve(&b, 1000), KF_OK);
+    const char *at = b.data;
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(kf_buf_append(&b, "0123456789", 10), KF_OK);
+    assert_ptr_equal(b.data, at);
+    assert_int_equal(b.len, 1000);
+    assert_int_equal(kf_buf_append(&b, "!", 1), KF_OK);
+    assert_int_equal(b.len, 1001);
+    kf_buf_cleanup(&b);
 }
 
 static void test_diag(void **state)
