@@ -206,6 +206,7 @@ static int ev_side_init(ev_side *e, kf_server *s, struct lws_context_creation_in
     ev_prepare_init(&e->turn_end, turn_end_cb);
     e->turn_end.data = s;
     ev_prepare_start(e->loop, &e->turn_end);
+    s->turn_hook = 1;
     return 0;
 }
 

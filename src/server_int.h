@@ -114,7 +114,8 @@ typedef struct kf_server {
     kf_metrics m;
     kf_norm *norm; /* made at the first message: the normalised text stored for reports */
     /* Group commit (ws_visitor.c): the bot's answers of this service turn wait in pend;
-     * at the end of the turn (sul_flush) they become the batch in flight (fly), stored by the
+     * at the end of the turn (sul_flush on lws's own loop, kf_ws_visitor__turn_end on libev's:
+     * turn_hook) they become the batch in flight (fly), stored by the
      * store's writer thread while the loop goes on; its done wakes the loop, which then
      * queues their acks and answers. A write that must come after them waits (flush). */
     struct kf_vpend *pend, *fly;
@@ -124,6 +125,7 @@ typedef struct kf_server {
     int flying;           /* a batch is with the writer */
     atomic_int fly_done;  /* set by the writer thread */
     lws_sorted_usec_list_t sul_flush;
+    int turn_hook; /* the loop calls kf_ws_visitor__turn_end each turn: no sul_flush */
     /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
     int64_t reload_ms;
     int reload_ok;

@@ -649,7 +649,7 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
         .conv = p->conv.id, .n = reply ? 2 : 1, .lang = lang, .fallbacks = fallbacks};
     s->pend[s->n_pend++] = v;
     p->n_pend++;
-    if (s->n_pend == 1)
+    if (s->n_pend == 1 && !s->turn_hook)
         lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
 }
 
