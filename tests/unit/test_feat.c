@@ -65,8 +65,6 @@ static double val(const fx *f, const char *name)
     return -1;
 }
 
-/* In one document every feature has the same idf and tf: a Han character then weighs 1.5
- * times the pair it belongs to, and the vector stays L2-normalised. */
 /* kf_model_scores works four classes at a time: for 1 to 9 classes (every remainder) its
  * scores are exactly the bias plus each feature's value times its weight, added in order. */
 static void test_model_scores(void **state)
@@ -144,6 +142,8 @@ static void test_sort_ids(void **state)
     }
 }
 
+/* In one document every feature has the same idf and tf: a Han character then weighs 1.5
+ * times the pair it belongs to, and the vector stays L2-normalised. */
 static void test_han_char_weight(void **state)
 {
     fx *f = *state;
@@ -160,6 +160,28 @@ static void test_han_char_weight(void **state)
         ss += (double)f->x.val[i] * f->x.val[i];
     assert_true(fabs(ss - 1.0) < 1e-5);
     assert_true(fabs(f->x.coverage - 1.0f) < 1e-6);
+}
+
+/* A long question: more feature occurrences than the sort's room on the stack (256). Its
+ * vector holds each feature once, in increasing id order, with the weight of its count. */
+static void test_long_question(void **state)
+{
+    fx *f = *state;
+    add(f, "退货 运费 发票", 0);
+    kf_vocab_freeze(f->v);
+    vec(f, "退货 运费 发票");
+    size_t n_once = f->x.n;
+    double once = val(f, "H:退");
+    char text[4096] = ""; /* 120 times 21 bytes */
+    for (int i = 0; i < 120; i++)
+        strcat(text, "退货 运费 发票 ");
+    vec(f, text);
+    assert_int_equal(f->x.n, n_once);
+    for (size_t i = 1; i < f->x.n; i++)
+        assert_true(f->x.idx[i - 1] < f->x.idx[i]);
+    assert_true(once > 0);
+    /* every feature 120 times: all weights scale alike, so after normalisation they match */
+    assert_true(fabs(val(f, "H:退") - once) < 1e-6);
 }
 
 /* English text has no Han features: every token weighs its TF-IDF weight. */
@@ -213,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_model_scores),
         cmocka_unit_test(test_sort_ids),
         cmocka_unit_test_setup_teardown(test_han_char_weight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_question, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latin_unweighted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_han_weight, setup, teardown),
