@@ -110,9 +110,10 @@ void kf_store_append_batch_wait(kf_store *s)
         s->ops->append_batch_wait(s->be);
 }
 
-int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq)
+int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t from,
+                            int64_t to, int64_t *seq)
 {
-    return s->ops->find_client_id(s->be, conv, client_id, seq);
+    return s->ops->find_client_id(s->be, conv, client_id, from, to, seq);
 }
 
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud)

@@ -31,7 +31,7 @@
 #include "kefu/mem.h"
 #include "store_sqlite_int.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);"
@@ -55,8 +55,6 @@ static const char schema_sql[] =
     " reply_to INTEGER,"
     " created INTEGER NOT NULL,"
     " PRIMARY KEY (conv_id, seq)) WITHOUT ROWID;"
-    "CREATE UNIQUE INDEX IF NOT EXISTS messages_client_id ON messages(conv_id, client_id)"
-    " WHERE client_id IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS feedback("
     " id INTEGER PRIMARY KEY,"
     " conv_id INTEGER NOT NULL REFERENCES conversations(id),"
@@ -183,13 +181,20 @@ static const char migrate_4_sql[] =
     " WHERE decision IS NOT NULL;"
     "UPDATE schema_version SET version = 4;";
 
+/* Version 4 -> 5: no unique index on (conv_id, client_id). It refused a resent visitor frame,
+ * but its entries are keyed by conversation, so with many conversations under way each
+ * visitor frame dirtied one more random page (written to the WAL, then checkpointed: about
+ * 40 % of the pages of an answer). Resends are recognised by the server instead
+ * (ws_visitor.c: the connection's recent ids, and on a resumed connection the conversation's
+ * latest rows through find_client_id). Version 1 (schema_sql) no longer creates it either:
+ * schema_sql runs on every open, and would put it back. */
+static const char migrate_5_sql[] = "DROP INDEX IF EXISTS messages_client_id;"
+                                    "UPDATE schema_version SET version = 5;";
+
 enum {
     ST_BEGIN,
     ST_COMMIT,
     ST_ROLLBACK,
-    ST_SAVEPOINT,
-    ST_RELEASE,
-    ST_ROLLBACK_TO,
     ST_CONV_INSERT,
     ST_CONV_FIND,
     ST_CONV_UPDATE,
@@ -230,9 +235,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_SAVEPOINT] = "SAVEPOINT item",
-    [ST_RELEASE] = "RELEASE item",
-    [ST_ROLLBACK_TO] = "ROLLBACK TO item",
     [ST_CONV_INSERT] = "INSERT INTO conversations(token, created, lang, page) VALUES (?1, ?2, "
                        "coalesce(?3, ''), ?4)",
     [ST_CONV_FIND] = "SELECT id, token, created, lang, state, last_seq, fallbacks FROM "
@@ -250,7 +252,8 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [ST_FEEDBACK_INSERT] = "INSERT INTO feedback(conv_id, seq, ref_seq, entry, helpful, created) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_FIND_CLIENT_ID] = "SELECT seq FROM messages WHERE conv_id = ?1 AND client_id = ?2",
+    [ST_FIND_CLIENT_ID] = "SELECT seq FROM messages WHERE conv_id = ?1 AND seq BETWEEN ?3 AND ?4"
+                          " AND dir = 'in' AND client_id = ?2 LIMIT 1",
     [ST_GET_ROW] = "SELECT seq, dir, kind, client_id, text, entry, frame, created, reply_to FROM "
                    "messages WHERE conv_id = ?1 AND seq = ?2",
     [ST_REPLAY] = "SELECT seq, dir, kind, client_id, text, entry, frame, created, reply_to FROM "
@@ -673,10 +676,8 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) /* a client id already stored: the caller's expected duplicate */
-        return sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_UNIQUE
-                   ? KF_EEXIST
-                   : fail_db(s, stmt_sql[ST_MSG_INSERT]);
+    if (rc != SQLITE_DONE)
+        return fail_db(s, stmt_sql[ST_MSG_INSERT]);
     if (r->dir == KF_DIR_IN && r->kind && strcmp(r->kind, "feedback") == 0) {
         st = s->st[ST_FEEDBACK_INSERT];
         sqlite3_bind_int64(st, 1, conv);
@@ -714,12 +715,15 @@ fail:
     return rc;
 }
 
-static int sq_find_client_id(void *be, int64_t conv, const char *client_id, int64_t *seq)
+static int sq_find_client_id(void *be, int64_t conv, const char *client_id, int64_t from,
+                             int64_t to, int64_t *seq)
 {
     sq *s = be;
     sqlite3_stmt *st = s->st[ST_FIND_CLIENT_ID];
     sqlite3_bind_int64(st, 1, conv);
     sqlite3_bind_text(st, 2, client_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, to);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *seq = sqlite3_column_int64(st, 0);
@@ -848,12 +852,11 @@ static int sq_conv_set_fallbacks(void *be, int64_t id, int n)
     return run(s, ST_CONV_FALLBACKS);
 }
 
-/* One batch item inside the open transaction, under a savepoint: undone alone if it fails. */
+/* One batch item inside the open transaction. A failure may leave part of it written: the
+ * caller rolls the transaction back. */
 static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
 {
-    int rc = run(s, ST_SAVEPOINT);
-    if (rc)
-        return rc;
+    int rc = KF_OK;
     if (it->n)
         rc = next_seqs(s, it->conv, now_ms, it->n, it->seqs);
     for (size_t i = 0; i < it->n && !rc; i++)
@@ -862,26 +865,23 @@ static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
         rc = sq_conv_update(s, it->conv, it->lang, NULL, NULL);
     if (!rc && it->fallbacks >= 0)
         rc = sq_conv_set_fallbacks(s, it->conv, it->fallbacks);
-    if (rc && !sqlite3_get_autocommit(s->db))
-        run(s, ST_ROLLBACK_TO);
-    if (!sqlite3_get_autocommit(s->db))
-        run(s, ST_RELEASE);
     return rc;
 }
 
-/* Group commit (store.h): one BEGIN IMMEDIATE ... COMMIT around every item, each under its
- * own savepoint. Some errors (a full disk, an I/O error) make SQLite roll back the whole
- * transaction, and a failed COMMIT loses every item: then each item is stored alone, in its
- * own transaction, so that every item ends exactly as a lone append() would. */
+/* Group commit (store.h): one BEGIN IMMEDIATE ... COMMIT around every item. When an item
+ * fails (a full disk, an I/O error) or the COMMIT does, the whole transaction is rolled back
+ * and each item is stored alone, in its own transaction, so that every item ends exactly as
+ * a lone append() would. (No savepoint per item: since version 5 nothing refuses one item
+ * but not the others, and a savepoint journals each page it changes that the transaction had
+ * already changed; in a large group commit that journal outgrew memory and went to a
+ * temporary file, hundreds of page writes a second under load.) */
 static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms)
 {
     sq *s = be;
     int whole = store_begin(s) == KF_OK;
-    for (size_t i = 0; whole && i < n; i++) {
-        items[i].rc = batch_one(s, &items[i], now_ms);
-        if (items[i].rc && sqlite3_get_autocommit(s->db))
-            whole = 0; /* the transaction is gone */
-    }
+    for (size_t i = 0; whole && i < n; i++)
+        if ((items[i].rc = batch_one(s, &items[i], now_ms)))
+            whole = 0;
     if (whole && run(s, ST_COMMIT) == KF_OK)
         return;
     if (!sqlite3_get_autocommit(s->db))
@@ -1435,7 +1435,7 @@ static int check_version(sq *s, char *err, size_t errlen)
     }
     /* migrations[v] takes a version-v file to v + 1 */
     static const char *const migrations[SCHEMA_VERSION] = {
-        [1] = migrate_2_sql, [2] = migrate_3_sql, [3] = migrate_4_sql};
+        [1] = migrate_2_sql, [2] = migrate_3_sql, [3] = migrate_4_sql, [4] = migrate_5_sql};
     for (; v >= 1 && v < SCHEMA_VERSION; v++) {
         if (exec(s, migrations[v], err, errlen))
             goto out;

@@ -27,6 +27,20 @@ typedef struct qitem {
     size_t len;
 } qitem;
 
+/* Resends (docs/protocol.md): a visitor frame whose id is already stored is acknowledged
+ * again with its first seq, neither stored nor answered twice. The store keeps no index of
+ * client ids (store_sqlite.c, version 5), so a connection remembers the ids of its last
+ * RECENT frames (a hash and the seq; 0 while the frame waits for the group commit), and a
+ * resumed connection also looks, for its first RECENT frames with an id, among the
+ * conversation's last RESUME_ROWS rows at its hello: a frame whose ack was lost is there. */
+#define RECENT 32
+#define RESUME_ROWS 256
+
+typedef struct kf_recent {
+    uint64_t h; /* id_hash(); 0: a free slot */
+    int64_t seq;
+} kf_recent;
+
 typedef struct kf_ws_visitor_pss {
     struct lws *wsi;
     kf_server *srv;
@@ -48,9 +62,12 @@ typedef struct kf_ws_visitor_pss {
     /* per-connection token bucket */
     double tokens;
     uint64_t tok_ns;
-    int rx_paused; /* rx flow control: not reading while the queue is half full */
-    unsigned n_pend; /* answers of this connection waiting for the group commit */
-    int resumed;     /* hello resumed a conversation: its first frames may be resends */
+    int rx_paused;        /* rx flow control: not reading while the queue is half full */
+    unsigned n_pend;      /* answers of this connection waiting for the group commit */
+    kf_recent *recent;    /* RECENT slots, allocated with the first frame with an id */
+    unsigned recent_next; /* the slot the next id takes */
+    unsigned resume_left; /* frames with an id still looked up among the rows before... */
+    int64_t resume_to;    /* ...this seq, the conversation's latest at the hello */
 } kf_ws_visitor_pss;
 
 /* An answered message waiting for the group commit: what the store gets (owned copies, as
@@ -406,6 +423,44 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
                         kf_out *reply, const int64_t *seqs, size_t n);
 
+static uint64_t id_hash(const char *id) /* FNV-1a; never 0 */
+{
+    uint64_t h = 14695981039346656037u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 1099511628211u;
+    return h ? h : 1;
+}
+
+static kf_recent *recent_find(const kf_ws_visitor_pss *p, uint64_t h)
+{
+    for (unsigned i = 0; p->recent && i < RECENT; i++)
+        if (p->recent[i].h == h)
+            return &p->recent[i];
+    return NULL;
+}
+
+/* The frame with this id is stored as seq (0: waiting for the group commit; -1: it failed,
+ * forget it). Out of memory, the id is not remembered: a resend of it would be stored. */
+static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq)
+{
+    if (!id)
+        return;
+    uint64_t h = id_hash(id);
+    kf_recent *r = recent_find(p, h);
+    if (seq < 0) {
+        if (r)
+            *r = (kf_recent){0, 0};
+        return;
+    }
+    if (!r) {
+        if (!p->recent && !(p->recent = kf_calloc(RECENT, sizeof(*p->recent))))
+            return;
+        r = &p->recent[p->recent_next++ % RECENT];
+        r->h = h;
+    }
+    r->seq = seq;
+}
+
 /* Stores the visitor's row and the bot's reply in one transaction, then queues the ack and
  * the reply. Nothing is acknowledged that is not committed. */
 static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of, kf_out *reply,
@@ -438,18 +493,10 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
 }
 
 /* After the store has the rows (rc KF_OK) or refused them: what commit_and_send queues. */
-static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const char *of,
-                          int64_t seq);
-
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
                         kf_out *reply, const int64_t *seqs, size_t n)
 {
-    int64_t dup = 0;
-    if (rc == KF_EEXIST && client_id &&
-        kf_store_find_client_id(p->srv->store, p->conv.id, client_id, &dup) == KF_OK) {
-        ack_duplicate(p, client_id, of, dup); /* a resend: acknowledged again, not answered */
-        return;
-    }
+    recent_put(p, client_id, rc ? -1 : seqs[0]);
     if (rc) {
         send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", client_id,
                    -1);
@@ -649,6 +696,7 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
         .conv = p->conv.id, .n = reply ? 2 : 1, .lang = lang, .fallbacks = fallbacks};
     s->pend[s->n_pend++] = v;
     p->n_pend++;
+    recent_put(p, in->client_id, 0);
     if (s->n_pend == 1 && !s->turn_hook)
         lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
 }
@@ -705,7 +753,10 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
         }
     }
     p->have_conv = 1;
-    p->resumed = resumed;
+    if (resumed) { /* on_frame stored the waiting answers first: last_seq counts them */
+        p->resume_left = RECENT;
+        p->resume_to = p->conv.last_seq;
+    }
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=%s last_seq=%lld", (unsigned long long)p->id,
            (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
     kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
@@ -741,7 +792,6 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
 {
     kf_server *s = p->srv;
     kf_match m;
-    int64_t dup = 0;
 
     size_t a = 0, b = f->text_len;
     while (a < b &&
@@ -750,17 +800,6 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (a == b) {
         send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
         return;
-    }
-    /* A resent frame (the ack was lost): acknowledge it again, answer nothing twice. Resends
-     * come after a reconnect, so a resumed connection looks first (the answers waiting for
-     * the group commit are stored before); anywhere else the store's unique client id is
-     * the backstop (after_store). */
-    if (f->id && p->resumed) {
-        kf_ws_visitor__flush(s);
-        if (kf_store_find_client_id(s->store, p->conv.id, f->id, &dup) == KF_OK) {
-            ack_duplicate(p, f->id, "message", dup);
-            return;
-        }
     }
     if (!rate_ok(p, f->id))
         return;
@@ -1076,6 +1115,43 @@ static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_desk__changed(s);
 }
 
+static const char *stored_kind(kf_in_type t)
+{
+    return t == KF_IN_CHOOSE          ? "choose"
+           : t == KF_IN_FEEDBACK      ? "feedback"
+           : t == KF_IN_SURVEY        ? "survey"
+           : t == KF_IN_LEAVE_MESSAGE ? "leave_message"
+                                      : "message";
+}
+
+/* A frame whose id is already stored (see RECENT): acknowledged again as a duplicate, and
+ * nothing else done; 0 when it is new. A remembered hash is checked against the store, so a
+ * collision cannot swallow a new frame. */
+static int resent(kf_ws_visitor_pss *p, const char *id, const char *of)
+{
+    kf_server *s = p->srv;
+    uint64_t h = id_hash(id);
+    int64_t seq = 0;
+    kf_recent *r = recent_find(p, h);
+    if (r && r->seq == 0) { /* waiting for the group commit: it gets its seq, or fails */
+        kf_ws_visitor__flush(s);
+        r = recent_find(p, h);
+    }
+    if (r && r->seq > 0 &&
+        kf_store_find_client_id(s->store, p->conv.id, id, r->seq, r->seq, &seq) != KF_OK)
+        seq = 0;
+    if (!seq && p->resume_left) {
+        p->resume_left--;
+        int64_t to = p->resume_to, from = to > RESUME_ROWS ? to - RESUME_ROWS + 1 : 1;
+        if (to < 1 || kf_store_find_client_id(s->store, p->conv.id, id, from, to, &seq) != KF_OK)
+            seq = 0;
+    }
+    if (!seq)
+        return 0;
+    ack_duplicate(p, id, of, seq);
+    return 1;
+}
+
 static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
 {
     kf_in_frame f;
@@ -1100,6 +1176,8 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
             on_hello(p, &f);
     } else if (!p->have_conv) {
         send_error(p, KF_PE_OUT_OF_ORDER, "send hello first", f.id, -1);
+    } else if (f.id && f.type != KF_IN_TYPING && resent(p, f.id, stored_kind(f.type))) {
+        /* acknowledged again */
     } else if (f.type == KF_IN_MESSAGE) {
         on_message(p, &f);
     } else if (f.type == KF_IN_CHOOSE) {
@@ -1265,6 +1343,8 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
         }
     kf_wsq_cleanup(&p->q);
     kf_wsrx_cleanup(&p->rx);
+    kf_free(p->recent);
+    p->recent = NULL;
     if (p->slot)
         p->slot->conns--;
     *p->pprev = p->next;

@@ -138,8 +138,8 @@ typedef struct kf_store_ops {
     /* Updates lang/page/state where not NULL. */
     int (*conv_update)(void *be, int64_t id, const char *lang, const char *page, const char *state);
     /* Appends rows in one transaction, giving each the conversation's next seq (written to
-     * seqs[i]). All or nothing; KF_EEXIST when an inbound row's client id is already in the
-     * conversation. */
+     * seqs[i]). All or nothing. A client id is stored as given: the store does not refuse
+     * one it already has (find_client_id is how a caller looks). */
     int (*append)(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                   int64_t *seqs);
     /* Group commit: stores n items with one commit where it can. Each item is all or
@@ -157,8 +157,10 @@ typedef struct kf_store_ops {
                               void (*done)(void *ud), void *ud);
     /* Waits until the batch started by append_batch_start is done. NULL: nothing to wait for. */
     void (*append_batch_wait)(void *be);
-    /* The seq of the inbound row with this client id, or KF_ENOTFOUND. */
-    int (*find_client_id)(void *be, int64_t conv, const char *client_id, int64_t *seq);
+    /* The seq of an inbound row with this client id and a seq in [from, to], or KF_ENOTFOUND.
+     * Costs the number of rows in the range (no index on client ids): keep it short. */
+    int (*find_client_id)(void *be, int64_t conv, const char *client_id, int64_t from, int64_t to,
+                          int64_t *seq);
     /* Reads one row by seq into cb (KF_ENOTFOUND if none). */
     int (*get_row)(void *be, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
     /* Calls cb for up to max rows with seq > after, in seq order. Returns the number of rows
@@ -263,7 +265,8 @@ void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, in
 int kf_store_append_batch_start(kf_store *s, kf_store_batch_item *items, size_t n,
                                 int64_t now_ms, void (*done)(void *ud), void *ud);
 void kf_store_append_batch_wait(kf_store *s);
-int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t *seq);
+int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t from,
+                            int64_t to, int64_t *seq);
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
 int kf_store_replay(kf_store *s, int64_t conv, int64_t after, size_t max, kf_store_row_cb cb,
                     void *ud);

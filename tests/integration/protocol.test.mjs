@@ -149,6 +149,40 @@ test('a message resent after a reconnect is acknowledged again with its first se
   c2.close();
 }));
 
+test('frames resent with the same id are acknowledged again and stored once: feedback, a left message, a message on its connection and after a reconnect 80 rows later', () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000'] }, async (s) => {
+  const [c] = await s.visitor();
+  const { reply } = await c.ask('我想退货', 'q');
+  c.send({ type: 'feedback', seq: reply.seq, helpful: true, id: 'f' });
+  const fb = await c.next((f) => f.type === 'ack' && f.id === 'f');
+  c.send({ type: 'leave_message', contact: 'a@example.com', text: '请回电', id: 't' });
+  const lm = await c.next((f) => f.type === 'ack' && f.id === 't');
+  await c.next('ticket');
+  for (const [id, first, of] of [['f', fb, 'feedback'], ['t', lm, 'leave_message']]) {
+    c.send(of === 'feedback' ? { type: 'feedback', seq: reply.seq, helpful: true, id } : { type: 'leave_message', contact: 'a@example.com', text: '请回电', id });
+    const again = await c.next((f) => f.type === 'ack' && f.id === id);
+    assert.deepEqual([again.seq, again.duplicate, again.of], [first.seq, 1, of]);
+  }
+  // A connection remembers the ids of its last 32 frames; after a reconnect the
+  // conversation's last 256 rows are looked through as well.
+  const [c2, w2] = await s.visitor();
+  const acks = [];
+  for (let k = 0; k < 40; k++) acks.push((await c2.ask('我想退货', `n${k}`)).ack);
+  c2.send({ type: 'message', text: '我想退货', id: 'n39' });
+  const again = await c2.next((f) => f.type === 'ack' && f.id === 'n39');
+  assert.deepEqual([again.seq, again.duplicate], [acks[39].seq, 1]);
+  c2.close();
+  const [c3, w3] = await s.visitor({ token: w2.token, last_seq: acks[39].seq + 1 });
+  assert.equal(w3.resumed, true);
+  c3.send({ type: 'message', text: '我想退货', id: 'n0' });
+  const old = await c3.next((f) => f.type === 'ack' && f.id === 'n0');
+  assert.deepEqual([old.seq, old.duplicate], [acks[0].seq, 1]);
+  assert.equal(s.sql('SELECT count(*) FROM feedback').trim(), '1');
+  assert.equal(s.sql('SELECT count(*) FROM tickets').trim(), '1');
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '43');
+  c.close();
+  c3.close();
+}));
+
 for (const [way, extra] of [['', []], [', every commit by the writer thread', ['db_writer_min=1']]]) {
 test(`a burst of messages on many connections: every ack and answer in order, all stored (group commit${way})`, () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000', ...extra] }, async (s) => {
   const clients = [];

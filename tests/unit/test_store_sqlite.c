@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../src/store_sqlite_int.h"
 #include "kefu/store.h"
 #include "tmpdb.h"
@@ -84,11 +86,12 @@ static void conversation(void **state)
     assert_int_equal(kf_store_append(st, c.id, rows, 2, 2000, seqs), KF_OK);
     assert_int_equal(seqs[0], 1);
     assert_int_equal(seqs[1], 2);
-    /* a duplicate client id fails as a whole: nothing half-written */
-    assert_int_equal(kf_store_append(st, c.id, rows, 2, 3000, seqs), KF_EEXIST);
+    /* a client id is found within a range of seqs, on inbound rows only */
     int64_t dup = 0;
-    assert_int_equal(kf_store_find_client_id(st, c.id, "m1", &dup), KF_OK);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "m1", 1, 2, &dup), KF_OK);
     assert_int_equal(dup, 1);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "m1", 2, 9, &dup), KF_ENOTFOUND);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "m2", 1, 9, &dup), KF_ENOTFOUND);
     kf_store_row fb = {
         .dir = KF_DIR_IN, .kind = "feedback", .entry = "e", .helpful = 1, .ref_seq = 2};
     assert_int_equal(kf_store_append(st, c.id, &fb, 1, 4000, seqs), KF_OK);
@@ -207,6 +210,91 @@ static void wal_starts_over_under_load(void **state)
     kf_store_close(st);
 }
 
+/* Version 5: the store keeps a client id as given, twice if sent twice (the server is what
+ * recognises resends), and a version-4 file loses its unique index on client ids. */
+static void client_ids_not_unique(void **state)
+{
+    (void)state;
+    char err[256];
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_store_close(st);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE UNIQUE INDEX messages_client_id ON messages(conv_id,"
+                                  " client_id) WHERE client_id IS NOT NULL;"
+                                  "UPDATE schema_version SET version = 4;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    st = kf_store_open_sqlite(path, NULL, err, sizeof(err)); /* upgraded on open */
+    assert_non_null(st);
+    kf_store_row r = {.dir = KF_DIR_IN, .kind = "message", .client_id = "x", .helpful = -1};
+    int64_t s1 = 0, s2 = 0, found = 0;
+    assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000, &s1), KF_OK);
+    assert_int_equal(kf_store_append(st, c.id, &r, 1, 3000, &s2), KF_OK);
+    assert_int_equal(s2, s1 + 1);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "x", s2, s2, &found), KF_OK);
+    assert_int_equal(found, s2);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "x", 1, s2, &found), KF_OK);
+    assert_int_equal(found, s1);
+    kf_store_close(st);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT count(*) FROM sqlite_master WHERE name ="
+                                        " 'messages_client_id'), (SELECT max(version) FROM"
+                                        " schema_version)",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 0);
+    assert_int_equal(sqlite3_column_int(q, 1), 5);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* A group commit in which one item fails (a conversation that does not exist): that item
+ * alone fails, the others are stored with the seqs they would have had alone. */
+static void batch_item_fails_alone(void **state)
+{
+    (void)state;
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_store_row r[2] = {
+        {.dir = KF_DIR_IN, .kind = "message", .client_id = "a", .text = "q", .helpful = -1},
+        {.dir = KF_DIR_OUT,
+         .kind = "answer",
+         .frame = "{}",
+         .ref_seq = KF_STORE_REF_PREV,
+         .helpful = -1}};
+    int64_t seqs[3][2] = {{0}};
+    kf_store_batch_item items[3] = {
+        {.conv = c.id, .rows = r, .n = 2, .fallbacks = -1, .seqs = seqs[0]},
+        {.conv = c.id + 1000, .rows = r, .n = 2, .fallbacks = -1, .seqs = seqs[1]},
+        {.conv = c.id, .rows = r, .n = 2, .lang = "en", .fallbacks = -1, .seqs = seqs[2]},
+    };
+    kf_store_append_batch(st, items, 3, 2000);
+    assert_int_equal(items[0].rc, KF_OK);
+    assert_int_not_equal(items[1].rc, KF_OK);
+    assert_int_equal(items[2].rc, KF_OK);
+    assert_int_equal(seqs[0][0], 1);
+    assert_int_equal(seqs[0][1], 2);
+    assert_int_equal(seqs[2][0], 3);
+    assert_int_equal(seqs[2][1], 4);
+    seen s = {0};
+    assert_int_equal(kf_store_replay(st, c.id, 0, 10, collect, &s), 4);
+    assert_int_equal(s.reply_to[3], 3);
+    kf_conv c2;
+    assert_int_equal(kf_store_conv_find(st, c.token, &c2), KF_OK);
+    assert_int_equal(c2.last_seq, 4);
+    assert_string_equal(c2.lang, "en");
+    kf_store_close(st);
+}
+
 static void bad_path(void **state)
 {
     (void)state;
@@ -222,6 +310,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(conversation, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpointed_while_open, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_starts_over_under_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_ids_not_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_item_fails_alone, setup, teardown),
         cmocka_unit_test(bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
