@@ -15,12 +15,14 @@
  * The event loop (--loop): at a fixed rate, libuv's (lws's evlib-uv plugin on a loop of ours,
  * epoll underneath); lws's own poll() loop scans every descriptor on each wake-up, 1,000 of
  * them every millisecond, and cost 115 us of CPU per answer against 45 us with libuv
- * (docs/performance.md). In a closed loop many replies arrive per wake-up and poll() is the
- * cheaper one (24 against 30 us), so it is the default there. --loop ev (lws's evlib-ev
- * plugin on a libev loop of ours, as the server) halves the generator's CPU at a fixed rate
- * again (44-48 against 105-131 us at 4,000/s), but its p50 comes out 0.3-0.5 ms higher for the
- * same server (likely its 1 ms send tick, late by up to epoll_wait's millisecond where lws on
- * libuv spins; docs/performance.md), so uv stays the default there. */
+ * (docs/performance.md). In a closed loop the default is libev's (lws's evlib-ev plugin on a
+ * libev loop of ours, as the server): poll() cost as much against kefu, whose group commits
+ * send many replies per wake-up, but 160-171 us per answer against 35-43 us with libev
+ * against the nlp.js peer, which answers one message at a time, and twice libev's at 10,000
+ * connections. At a fixed rate libev halves the generator's CPU again (44-48 against 105-131
+ * us at 4,000/s), but its p50 comes out 0.3-0.5 ms higher for the same server (likely its
+ * 1 ms send tick, late by up to epoll_wait's millisecond where lws on libuv spins;
+ * docs/performance.md), so uv stays the default there. */
 #include <ev.h>
 #include <uv.h> /* before libwebsockets.h, which then declares its libuv parts */
 #include <libwebsockets.h>
@@ -682,7 +684,7 @@ static void usage(void)
             "               [--loop poll|uv|ev]\n"
             "  -r 0 (default): closed loop, each connection sends its next question when\n"
             "  the reply arrives; -r RATE: RATE messages/s in all, spread over the connections.\n"
-            "  --loop: lws's own poll() loop, libuv's or libev's (default: poll in a closed\n"
+            "  --loop: lws's own poll() loop, libuv's or libev's (default: ev in a closed\n"
             "  loop, uv at a fixed rate).\n");
     exit(2);
 }
@@ -752,7 +754,7 @@ int main(int argc, char **argv)
         opt.duration_s <= 0 || opt.duration_s > 60 || opt.max_count < 1)
         usage();
     if (opt.loop < 0)
-        opt.loop = opt.rate <= 0 ? L_POLL : L_UV;
+        opt.loop = opt.rate <= 0 ? L_EV : L_UV;
     if (opt.touch && opt.touch_at_s < 0)
         opt.touch_at_s = opt.duration_s / 3;
     if (load_questions(opt.qfile))
