@@ -64,7 +64,7 @@ unit: $(UNIT_BIN)
 
 # Every suite prints its own runner's summary; tests/run ends with "N passed, N failed".
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit bench/loadgen
 	@KEFU_BUILD=$(B) tests/run
 
 run: deps
@@ -75,7 +75,7 @@ run: deps
 asan:
 	@$(MAKE) --no-print-directory B=build/asan OPT="-g -O1" \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  all unit
+	  all unit bench/loadgen
 	@# a small quarantine: ASan keeps freed memory aside (256 MB by default), which the fault
 	@# tests would read as growth of the server's RSS
 	@ASAN_OPTIONS=quarantine_size_mb=16 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \

@@ -586,6 +586,8 @@ static void tick(lws_sorted_usec_list_t *sul)
     }
     if (interrupted != 2)
         lws_sul_schedule(cx, 0, &sul_tick, tick, phase == P_MEASURE && opt.rate > 0 ? 1000 : 10000);
+    else if (opt.loop == L_POLL)
+        lws_cancel_service(cx); /* else lws_service() polls on, up to 30 s with no timer left */
     else if (opt.loop == L_UV)
         uv_stop(&loop);
     else if (opt.loop == L_EV)
