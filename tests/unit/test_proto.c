@@ -160,6 +160,47 @@ static void out_of_memory(void **state)
     assert_int_equal(rc, KF_ENOMEM);
 }
 
+/* Fails the allocation whose turn comes when fail_in reaches 0; the others succeed. */
+static long fail_in;
+
+static int fail_nth(size_t n)
+{
+    (void)n;
+    return fail_in-- == 0;
+}
+
+/* The encoder out of memory at each of its allocations in turn (the frame's copy with v and
+ * seq, the buffer, its growth past the first 1 KB for a long answer): no frame rather than a
+ * broken one, and nothing leaked; then, with memory enough, the whole frame. */
+static void encoder_out_of_memory(void **state)
+{
+    (void)state;
+    char text[3001];
+    memset(text, 'a', sizeof(text) - 1);
+    text[sizeof(text) - 1] = '\0';
+    kf_out *o = kf_proto_handoff("complaint", 1, text, 9);
+    assert_non_null(o);
+    size_t base = kf_mem_in_use(), len = 0;
+    char *buf = NULL;
+    long k;
+    for (k = 0; k < 1000 && !buf; k++) {
+        fail_in = k;
+        kf_mem_set_fail_hook(fail_nth);
+        buf = kf_out_dump(o, 10, 16, &len);
+        kf_mem_set_fail_hook(NULL);
+        if (!buf)
+            assert_int_equal(kf_mem_in_use(), base);
+    }
+    assert_non_null(buf);
+    assert_true(k > 3); /* it did fail at several allocations before succeeding */
+    assert_int_equal(len, strlen(buf + 16));
+    const char *head = "{\"v\":1,\"type\":\"handoff\",\"seq\":10,";
+    assert_memory_equal(buf + 16, head, strlen(head));
+    assert_non_null(strstr(buf + 16, text));
+    kf_free(buf);
+    kf_out_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +208,7 @@ int main(void)
         cmocka_unit_test(decode_frames),
         cmocka_unit_test(encode),
         cmocka_unit_test(out_of_memory),
+        cmocka_unit_test(encoder_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
