@@ -48,6 +48,9 @@ static const cfg_key keys[] = {
     {"kb_dir", T_STR, F(kb_dir), "kb", 0, 0, NULL, 0, "FAQ entries (watched, hot reloaded)"},
     {"intents_dir", T_STR, F(intents_dir), "intents", 0, 0, NULL, 0,
      "rules (watched, hot reloaded)"},
+    {"rules_jit", T_BOOL, F(rules_jit), "yes", 0, 0, NULL, 0,
+     "no: run the rules' patterns in PCRE2's interpreter instead of JIT-compiled code (for "
+     "valgrind, which cannot follow JIT code; slower)"},
     {"web_dir", T_STR, F(web_dir), "web", 0, 0, NULL, 0, "static files served at /"},
     {"tls_cert", T_STR, F(tls_cert), "", 0, 0, NULL, 0,
      "PEM certificate; with tls_key, serve https/wss (empty: plain http)"},

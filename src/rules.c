@@ -39,6 +39,7 @@ struct kf_rules {
     pcre2_compile_context *cctx;
     pcre2_match_context *mctx;
     uint32_t max_pairs; /* largest capture count + 1 over all patterns */
+    int no_jit;         /* kf_rules_limits.no_jit */
 };
 
 /* ---- allocation and the JIT stack ----------------------------------------- */
@@ -125,6 +126,7 @@ kf_rules *kf_rules_new(const kf_rules_limits *lim)
     uint32_t ml = lim && lim->match_limit ? lim->match_limit : DEFAULT_MATCH_LIMIT;
     uint32_t dl = lim && lim->depth_limit ? lim->depth_limit : DEFAULT_DEPTH_LIMIT;
     r->max_pairs = 1;
+    r->no_jit = lim && lim->no_jit;
     r->gctx = pcre2_general_context_create(pcre_alloc, pcre_free, NULL);
     if (!r->gctx)
         goto fail;
@@ -152,6 +154,18 @@ void kf_rules_free(kf_rules *r)
     pcre2_compile_context_free(r->cctx);
     pcre2_general_context_free(r->gctx);
     kf_free(r);
+}
+
+size_t kf_rules__jit_bytes(const kf_rules *r)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = 0; k < r->v[i].r.n_patterns; k++) {
+            size_t n = 0;
+            if (pcre2_pattern_info(r->v[i].codes[k], PCRE2_INFO_JITSIZE, &n) == 0)
+                total += n;
+        }
+    return total;
 }
 
 size_t kf_rules_count(const kf_rules *r)
@@ -255,9 +269,10 @@ static int add_pattern(rparser *p, const char *v, size_t n)
         ERR(p, p->line, "pattern error at offset %zu: %s", (size_t)erroff, (char *)msg);
         goto out;
     }
-    /* Not fatal: without JIT (no support on this CPU, no executable memory) pcre2_match
-     * runs the interpreter, which honours both limits. */
-    (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    /* Not fatal: without JIT (no support on this CPU, no executable memory, or rules_jit =
+     * no) pcre2_match runs the interpreter, which honours both limits. */
+    if (!r->no_jit)
+        (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
     md = pcre2_match_data_create_from_pattern(code, r->gctx);
     if (!md) {
         rc = KF_ENOMEM;

@@ -338,6 +338,7 @@ static void engine_config(const kf_config *c, kf_engine_config *ec)
     ec->clarify_min = c->clarify_min;
     ec->learned = (int)c->learned;
     ec->cache_dir = c->cache_dir[0] ? c->cache_dir : NULL;
+    ec->limits.no_jit = !c->rules_jit;
 }
 
 static void reload(kf_server *s)

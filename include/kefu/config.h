@@ -27,6 +27,7 @@ typedef struct kf_config {
     char *db_synchronous; /* "normal" or "full" */
     long db_writer_min;   /* group commits this large go to the store's writer thread */
     char *event_loop;     /* "ev" or "poll" */
+    int rules_jit;        /* 1: the rules' patterns are JIT-compiled; 0: PCRE2's interpreter */
     char *kb_dir;
     char *intents_dir;
     char *web_dir;

@@ -50,10 +50,13 @@ typedef struct kf_rules_limits {
     uint32_t match_limit; /* pcre2_set_match_limit; default (or 0) 100000 */
     uint32_t depth_limit; /* pcre2_set_depth_limit; default (or 0) 1000. JIT code ignores
                              it: there a per-thread JIT stack of at most 512 KiB bounds depth */
+    int no_jit;           /* 1: no JIT compilation, PCRE2's interpreter (config rules_jit) */
 } kf_rules_limits;
 
 kf_rules *kf_rules_new(const kf_rules_limits *lim /* NULL: defaults */);
 void kf_rules_free(kf_rules *r);
+/* For tests: bytes of JIT-compiled code over all patterns (0: none, interpreted). */
+size_t kf_rules__jit_bytes(const kf_rules *r);
 /* Parses one .rules file's text and compiles its patterns; errors to d (file:line, with
  * PCRE2's message and offset). Returns KF_OK, KF_EPARSE or KF_ENOMEM. */
 int kf_rules_parse(kf_rules *r, const char *file, const char *text, size_t len, kf_diag *d);

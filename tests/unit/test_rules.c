@@ -10,6 +10,9 @@
 #include <pthread.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "kefu/kb.h"
 #include "kefu/rules.h"
 #include "expect.h"
@@ -250,6 +253,43 @@ static void test_match_limit(void **state)
     kf_diag_cleanup(&d);
 }
 
+/* rules_jit = no (for valgrind): no JIT code at all, and the same matches and slots, the
+ * hostile pattern still stopped by the match limit (which the interpreter applies). */
+static void test_without_jit(void **state)
+{
+    (void)state;
+    static const char text[] = "[evil]\npriority = 10\npattern = (a+)+$\naction = reply\n"
+                               "reply = x\n"
+                               "[order]\npattern = 订单(?<order>\\d{6,})\naction = slots\n"
+                               "[fine]\npattern = !\naction = reply\nreply = y\n";
+    static const char subject[] = "订单123456 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!";
+    for (int jit = 1; jit >= 0; jit--) {
+        kf_diag d;
+        kf_diag_init(&d);
+        kf_rules_limits lim = {.no_jit = !jit};
+        kf_rules *r = kf_rules_new(&lim);
+        assert_non_null(r);
+        assert_int_equal(kf_rules_parse(r, "t.rules", text, strlen(text), &d), KF_OK);
+        assert_int_equal(kf_rules_finish(r, NULL, &d), KF_OK);
+        uint32_t have_jit = 0;
+        pcre2_config(PCRE2_CONFIG_JIT, &have_jit);
+        if (!jit)
+            assert_int_equal(kf_rules__jit_bytes(r), 0);
+        else if (have_jit)
+            assert_true(kf_rules__jit_bytes(r) > 0);
+        kf_rules_result res;
+        match(r, subject, &res);
+        assert_non_null(res.limited);
+        assert_string_equal(res.limited->name, "evil");
+        assert_non_null(res.hit);
+        assert_string_equal(res.hit->name, "fine");
+        assert_string_equal(slot(&res, "order"), "123456");
+        kf_rules_result_cleanup(&res);
+        kf_rules_free(r);
+        kf_diag_cleanup(&d);
+    }
+}
+
 static void test_invalid_input_text(void **state)
 {
     (void)state;
@@ -394,11 +434,17 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_actions),   cmocka_unit_test(test_priority_order),
-        cmocka_unit_test(test_match_and_slots), cmocka_unit_test(test_ucp_and_caseless),
-        cmocka_unit_test(test_match_limit),     cmocka_unit_test(test_invalid_input_text),
-        cmocka_unit_test(test_bad_fixtures),    cmocka_unit_test(test_finish_checks),
-        cmocka_unit_test(test_load_dir),        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_parse_actions),
+        cmocka_unit_test(test_priority_order),
+        cmocka_unit_test(test_match_and_slots),
+        cmocka_unit_test(test_ucp_and_caseless),
+        cmocka_unit_test(test_match_limit),
+        cmocka_unit_test(test_without_jit),
+        cmocka_unit_test(test_invalid_input_text),
+        cmocka_unit_test(test_bad_fixtures),
+        cmocka_unit_test(test_finish_checks),
+        cmocka_unit_test(test_load_dir),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
