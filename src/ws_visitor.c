@@ -32,7 +32,8 @@ typedef struct qitem {
  * client ids (store_sqlite.c, version 5), so a connection remembers the ids of its last
  * RECENT frames (a hash and the seq; 0 while the frame waits for the group commit), and a
  * resumed connection also looks, for its first RECENT frames with an id, among the
- * conversation's last RESUME_ROWS rows at its hello: a frame whose ack was lost is there. */
+ * conversation's last RESUME_ROWS rows at its hello, where a frame whose ack was lost is
+ * (the exceptions are in docs/protocol.md). */
 #define RECENT 32
 #define RESUME_ROWS 256
 
@@ -439,9 +440,12 @@ static kf_recent *recent_find(const kf_ws_visitor_pss *p, uint64_t h)
     return NULL;
 }
 
-/* The frame with this id is stored as seq (0: waiting for the group commit; -1: it failed,
- * forget it). Out of memory, the id is not remembered: a resend of it would be stored. */
-static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq)
+/* The frame with this id is stored as seq (0: about to be stored, or waiting for the group
+ * commit; -1: it failed, forget it). Only a frame being taken is inserted (insert 1); the
+ * outcome only updates its slot, if the ring still has it: inserting it again could push out
+ * newer frames still waiting. Out of memory, the id is not remembered: a resend of it would
+ * be stored. */
+static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq, int insert)
 {
     if (!id)
         return;
@@ -453,6 +457,8 @@ static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq)
         return;
     }
     if (!r) {
+        if (!insert)
+            return;
         if (!p->recent && !(p->recent = kf_calloc(RECENT, sizeof(*p->recent))))
             return;
         r = &p->recent[p->recent_next++ % RECENT];
@@ -487,6 +493,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
                                  .helpful = -1};
         n = 2;
     }
+    recent_put(p, in->client_id, 0, 1);
     int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
     kf_free(stored);
     after_store(p, rc, in->client_id, of, reply, seqs, n);
@@ -496,7 +503,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
                         kf_out *reply, const int64_t *seqs, size_t n)
 {
-    recent_put(p, client_id, rc ? -1 : seqs[0]);
+    recent_put(p, client_id, rc ? -1 : seqs[0], 0);
     if (rc) {
         send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", client_id,
                    -1);
@@ -696,7 +703,7 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
         .conv = p->conv.id, .n = reply ? 2 : 1, .lang = lang, .fallbacks = fallbacks};
     s->pend[s->n_pend++] = v;
     p->n_pend++;
-    recent_put(p, in->client_id, 0);
+    recent_put(p, in->client_id, 0, 1);
     if (s->n_pend == 1 && !s->turn_hook)
         lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
 }

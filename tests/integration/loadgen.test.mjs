@@ -14,9 +14,10 @@ const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=10
   'burst_per_addr=1000000', 'fallbacks_to_handoff=100'];
 
 const run = (args) => new Promise((resolve, reject) => {
-  execFile(LOADGEN, args, { timeout: 30000 * MULT }, (err, stdout, stderr) => {
+  const t0 = Date.now();
+  execFile(LOADGEN, args, { timeout: 60000 * MULT }, (err, stdout, stderr) => {
     if (err) reject(new Error(`loadgen ${args.join(' ')}: ${err.message}\n${stderr}`));
-    else resolve(JSON.parse(stdout.trim().split('\n').pop()));
+    else resolve({ ...JSON.parse(stdout.trim().split('\n').pop()), elapsed_ms: Date.now() - t0 });
   });
 });
 
@@ -31,6 +32,9 @@ for (const [what, extra, loop] of [
     const r = await run(['-u', s.wsUrl, '-f', questions, '-c', '20', '-d', '1.5', '-w', '0.3',
       '-p', String(s.proc.pid), '--json', ...extra]);
     assert.equal(r.loop, loop);
+    // its phases are bounded: 1 s to settle, 0.3 s warm-up, 1.5 s measured, at most 3 s to
+    // drain and 3 s to close (on poll() it once waited 30 s more for nothing)
+    assert.ok(r.elapsed_ms < 15000, `loadgen took ${r.elapsed_ms} ms`);
     assert.equal(r.ready, 20);
     assert.ok(r.answered > 50, `answered ${r.answered}`);
     assert.deepEqual([r.errors, r.conn_errors, r.closed_early], [0, 0, 0]);

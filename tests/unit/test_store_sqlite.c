@@ -79,6 +79,7 @@ static void conversation(void **state)
         {.dir = KF_DIR_IN, .kind = "message", .client_id = "m1", .text = "退货", .helpful = -1},
         {.dir = KF_DIR_OUT,
          .kind = "answer",
+         .client_id = "m9", /* an outbound row's id is not a visitor's */
          .frame = "{\"type\":\"answer\"}",
          .ref_seq = KF_STORE_REF_PREV,
          .helpful = -1},
@@ -92,6 +93,7 @@ static void conversation(void **state)
     assert_int_equal(dup, 1);
     assert_int_equal(kf_store_find_client_id(st, c.id, "m1", 2, 9, &dup), KF_ENOTFOUND);
     assert_int_equal(kf_store_find_client_id(st, c.id, "m2", 1, 9, &dup), KF_ENOTFOUND);
+    assert_int_equal(kf_store_find_client_id(st, c.id, "m9", 1, 9, &dup), KF_ENOTFOUND);
     kf_store_row fb = {
         .dir = KF_DIR_IN, .kind = "feedback", .entry = "e", .helpful = 1, .ref_seq = 2};
     assert_int_equal(kf_store_append(st, c.id, &fb, 1, 4000, seqs), KF_OK);
@@ -254,7 +256,19 @@ static void client_ids_not_unique(void **state)
     assert_int_equal(sqlite3_column_int(q, 0), 0);
     assert_int_equal(sqlite3_column_int(q, 1), 5);
     sqlite3_finalize(q);
+    /* a kefu older than version 5 started on this file creates the index again (then refuses
+     * the version): the next open drops it */
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM messages; CREATE UNIQUE INDEX messages_client_id ON"
+                                  " messages(conv_id, client_id) WHERE client_id IS NOT NULL;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
+    st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
+    assert_non_null(st);
+    assert_int_equal(kf_store_append(st, c.id, &r, 1, 4000, &s1), KF_OK);
+    assert_int_equal(kf_store_append(st, c.id, &r, 1, 5000, &s2), KF_OK);
+    kf_store_close(st);
 }
 
 /* A group commit in which one item fails (a conversation that does not exist): that item
