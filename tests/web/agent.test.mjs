@@ -88,7 +88,8 @@ test('visitor asks for a human: the console sees, takes, chats both ways, closes
     await agent.click('#queue li .claim');
     await agent.waitForSelector('.conv');
     assert.match(await agent.textContent('.conv .transcript'), /退款多久到账[\s\S]*我要转人工/);
-    assert.equal(await agent.$$eval('#queue li', (n) => n.length), 0);
+    // the claim's transcript and the queue's update come in separate frames, the queue's last
+    await agent.waitForFunction(() => document.querySelectorAll('#queue li').length === 0);
     // the visitor sees the agent's name
     await visitor.waitForSelector('kefu-widget .sys');
     assert.match(await visitor.textContent('kefu-widget .head .sub'), /小王/);
