@@ -32,6 +32,7 @@
 
 #include "kefu/log.h"
 #include "kefu/mem.h"
+#include "kefu/util.h"
 
 /* Conversations per chunk: ~150 bytes each in memory. A chunk boundary costs one primary-key
  * lookup per conversation still active across it (those live at that moment, and those
@@ -146,14 +147,6 @@ typedef struct gmap {
     size_t nslot; /* a power of two */
 } gmap;
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
-}
-
 static int gmap_rehash(gmap *m, size_t nslot)
 {
     uint32_t *slot = kf_calloc(nslot, sizeof(*slot));
@@ -175,7 +168,7 @@ static int gmap_rehash(gmap *m, size_t nslot)
  * is valid until the next call. */
 static grp *gmap_get(gmap *m, const char *s, size_t n)
 {
-    uint64_t h = fnv1a(s, n);
+    uint64_t h = kf_hash64(s, n);
     if ((m->n + 1) * 2 > m->nslot && gmap_rehash(m, m->nslot ? m->nslot * 2 : 1024))
         return NULL;
     size_t i = h & (m->nslot - 1);

@@ -211,6 +211,15 @@ uint64_t kf_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t kf_hash64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211u;
+    return h;
+}
+
 int kf_next_line(const char *text, size_t len, size_t *off, const char **line, size_t *n)
 {
     if (*off >= len)

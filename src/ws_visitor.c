@@ -424,11 +424,9 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
                         kf_out *reply, const int64_t *seqs, size_t n);
 
-static uint64_t id_hash(const char *id) /* FNV-1a; never 0 */
+static uint64_t id_hash(const char *id) /* never 0 */
 {
-    uint64_t h = 14695981039346656037u;
-    for (; *id; id++)
-        h = (h ^ (unsigned char)*id) * 1099511628211u;
+    uint64_t h = kf_hash64(id, strlen(id));
     return h ? h : 1;
 }
 

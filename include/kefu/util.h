@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * Small helpers: reading whole files, listing a directory, UTF-8 validation, clocks. */
+ * Small helpers: reading whole files, listing a directory, UTF-8 validation, clocks, a hash. */
 #ifndef KEFU_UTIL_H
 #define KEFU_UTIL_H
 
@@ -31,6 +31,9 @@ int kf_parse_dir(const char *dir, const char *const *suffixes, size_t max, int m
 int kf_utf8_valid(const char *s, size_t len, size_t *bad);
 /* Monotonic clock in nanoseconds. */
 uint64_t kf_now_ns(void);
+/* FNV-1a (64 bits) of n bytes, for in-memory hash tables: quick, and easy to collide on
+ * purpose, so never the only check of an input's identity. */
+uint64_t kf_hash64(const void *p, size_t n);
 /* Iterates over the lines of text: start with *off = kf_skip_bom(text, len). Returns 1 with
  * the next line in *line / *n (without its '\n', nor a '\r' before it), or 0 at the end. */
 int kf_next_line(const char *text, size_t len, size_t *off, const char **line, size_t *n);

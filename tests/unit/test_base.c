@@ -159,12 +159,21 @@ static void test_files(void **state)
     assert_int_equal(kf_read_file(p, 10, &data, &len), KF_ENOTFOUND);
 }
 
+/* kf_hash64 is FNV-1a with 64 bits: its published test values. */
+static void test_hash64(void **state)
+{
+    (void)state;
+    assert_true(kf_hash64("", 0) == 0xcbf29ce484222325u);
+    assert_true(kf_hash64("a", 1) == 0xaf63dc4c8601ec8cu);
+    assert_true(kf_hash64("foobar", 6) == 0x85944171f73967e8u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mem_hook), cmocka_unit_test(test_buf),
         cmocka_unit_test(test_diag),     cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_files),    cmocka_unit_test(test_hash64),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
