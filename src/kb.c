@@ -182,12 +182,7 @@ const kf_version *kf_entry_version(const kf_entry *e, kf_lang lang)
 
 static uint64_t hash_str(const char *s)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
+    return kf_hash64(s, strlen(s));
 }
 
 const kf_entry *kf_kb_find(const kf_kb *kb, const char *id)
