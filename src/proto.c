@@ -198,6 +198,20 @@ static int load_object(const char *data, size_t len, json_t **root, kf_proto_err
     return KF_OK;
 }
 
+const char *kf_proto_in_type_name(kf_in_type t)
+{
+    static const char *const names[] = {
+        [KF_IN_HELLO] = "hello",
+        [KF_IN_MESSAGE] = "message",
+        [KF_IN_CHOOSE] = "choose",
+        [KF_IN_FEEDBACK] = "feedback",
+        [KF_IN_TYPING] = "typing",
+        [KF_IN_SURVEY] = "survey",
+        [KF_IN_LEAVE_MESSAGE] = "leave_message",
+    };
+    return (unsigned)t < sizeof(names) / sizeof(names[0]) && names[t] ? names[t] : "message";
+}
+
 int kf_proto_decode(const char *data, size_t len, kf_in_frame *out, kf_proto_error *err)
 {
     json_t *root = NULL;

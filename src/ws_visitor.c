@@ -1120,15 +1120,6 @@ static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_desk__changed(s);
 }
 
-static const char *stored_kind(kf_in_type t)
-{
-    return t == KF_IN_CHOOSE          ? "choose"
-           : t == KF_IN_FEEDBACK      ? "feedback"
-           : t == KF_IN_SURVEY        ? "survey"
-           : t == KF_IN_LEAVE_MESSAGE ? "leave_message"
-                                      : "message";
-}
-
 /* A frame whose id is already stored (see RECENT): acknowledged again as a duplicate, and
  * nothing else done; 0 when it is new. A remembered hash is checked against the store, so a
  * collision cannot swallow a new frame. */
@@ -1181,7 +1172,7 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
             on_hello(p, &f);
     } else if (!p->have_conv) {
         send_error(p, KF_PE_OUT_OF_ORDER, "send hello first", f.id, -1);
-    } else if (f.id && f.type != KF_IN_TYPING && resent(p, f.id, stored_kind(f.type))) {
+    } else if (f.id && f.type != KF_IN_TYPING && resent(p, f.id, kf_proto_in_type_name(f.type))) {
         /* acknowledged again */
     } else if (f.type == KF_IN_MESSAGE) {
         on_message(p, &f);

@@ -60,6 +60,9 @@ typedef enum {
     KF_IN_LEAVE_MESSAGE,
 } kf_in_type;
 
+/* The frame's "type" as the client sent it ("hello", "message", ...). */
+const char *kf_proto_in_type_name(kf_in_type t);
+
 /* A decoded visitor frame. Strings are borrowed from the frame and valid until
  * kf_in_frame_cleanup. Absent optional strings are NULL. */
 typedef struct kf_in_frame {

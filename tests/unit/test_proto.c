@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "kefu/mem.h"
@@ -142,6 +143,27 @@ static void encode(void **state)
     kf_out_free(o);
 }
 
+/* Each type's name is what a client sends: decoding a frame of that name gives the type. */
+static void type_names(void **state)
+{
+    (void)state;
+    static const char *const frames[] = {
+        "{\"type\":\"hello\"}", "{\"type\":\"message\",\"text\":\"x\"}",
+        "{\"type\":\"typing\",\"active\":true}", "{\"type\":\"choose\",\"entry\":\"e\"}"};
+    for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+        kf_in_frame f;
+        kf_proto_error err;
+        assert_int_equal(kf_proto_decode(frames[i], strlen(frames[i]), &f, &err), KF_OK);
+        char want[32];
+        snprintf(want, sizeof(want), "{\"type\":\"%s\"", kf_proto_in_type_name(f.type));
+        assert_memory_equal(frames[i], want, strlen(want));
+        kf_in_frame_cleanup(&f);
+    }
+    assert_string_equal(kf_proto_in_type_name(KF_IN_FEEDBACK), "feedback");
+    assert_string_equal(kf_proto_in_type_name(KF_IN_SURVEY), "survey");
+    assert_string_equal(kf_proto_in_type_name(KF_IN_LEAVE_MESSAGE), "leave_message");
+}
+
 static int fail_all(size_t n)
 {
     (void)n;
@@ -204,11 +226,9 @@ static void encoder_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(decode_errors),
-        cmocka_unit_test(decode_frames),
-        cmocka_unit_test(encode),
-        cmocka_unit_test(out_of_memory),
-        cmocka_unit_test(encoder_out_of_memory),
+        cmocka_unit_test(decode_errors), cmocka_unit_test(decode_frames),
+        cmocka_unit_test(encode),        cmocka_unit_test(type_names),
+        cmocka_unit_test(out_of_memory), cmocka_unit_test(encoder_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
