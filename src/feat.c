@@ -11,20 +11,45 @@
 #include "kefu/err.h"
 #include "kefu/mem.h"
 
+typedef struct kf_fw {
+    float idf;
+    uint8_t han;   /* a Han character (weighs HAN_CHAR_WEIGHT) */
+    uint8_t tok;   /* a whole token (token_feature) */
+    uint8_t asked; /* seen in a question */
+} kf_fw;
+
+typedef struct kf_wgrams {
+    uint32_t hash, name_off, name_len;
+    uint32_t ids_off, n_ids;
+} kf_wgrams;
+
 struct kf_vocab {
-    uint32_t *slots;   /* id + 1, 0 = empty; capacity is a power of two */
+    uint32_t *slots; /* id + 1, 0 = empty; capacity is a power of two */
     size_t nslots;
-    uint32_t *hashes;  /* per id */
+    uint32_t *hashes;   /* per id */
     uint32_t *name_off; /* per id, into names */
-    uint32_t *df;      /* per id */
-    uint32_t *stamp;   /* per id: last document counted (add_doc dedup) */
-    uint8_t *asked;    /* per id: seen in a question (kf_vocab_add_doc), not only in
-                          reference text (kf_vocab_add_ref) */
-    float *idf;        /* per id, after freeze */
+    uint32_t *df;       /* per id */
+    uint32_t *stamp;    /* per id: last document counted (add_doc dedup) */
+    uint8_t *asked;     /* per id: seen in a question (kf_vocab_add_doc), not only in
+                           reference text (kf_vocab_add_ref) */
+    kf_fw *fw;          /* per id, after freeze: what a vector reads of it, in one place
+                           (a question's hundred ids each cost a cache miss or more, once
+                           for each of idf, name and asked when they were apart) */
     size_t n, cap;
     kf_buf names;
     uint32_t ndocs;
     int frozen;
+    /* The words' character grams, memoised: every surface word of the added texts, and
+     * after freeze the ids of its grams (all in the vocabulary, since adding the text added
+     * them). A question's known word then costs one lookup here instead of one per gram
+     * (about fifteen for a word of seven letters). */
+    uint32_t *wslots; /* word index + 1, 0 = empty; capacity a power of two */
+    size_t nwslots;
+    kf_wgrams *words;
+    size_t nwords, capwords;
+    kf_buf wnames;
+    uint32_t *gram_ids; /* after freeze; words[i] owns n_ids of them from ids_off */
+    int use_memo;       /* 1 once the ids are ready (kf_vocab__set_memo for the tests) */
 };
 
 void kf_fvec_init(kf_fvec *v)
@@ -61,6 +86,7 @@ kf_vocab *kf_vocab_new(void)
         return NULL;
     }
     kf_buf_init(&v->names);
+    kf_buf_init(&v->wnames);
     return v;
 }
 
@@ -74,8 +100,12 @@ void kf_vocab_free(kf_vocab *v)
     kf_free(v->df);
     kf_free(v->stamp);
     kf_free(v->asked);
-    kf_free(v->idf);
+    kf_free(v->fw);
     kf_buf_cleanup(&v->names);
+    kf_free(v->wslots);
+    kf_free(v->words);
+    kf_buf_cleanup(&v->wnames);
+    kf_free(v->gram_ids);
     kf_free(v);
 }
 
@@ -208,11 +238,40 @@ static int collect_cb(void *ud, kf_tok_kind kind, const char *tok, size_t len, s
 }
 
 typedef int (*emit_fn)(void *ud, const char *f, size_t n);
+/* Called with each English word's surface form before its character grams: 1 when it has
+ * given them itself (the memo), 0 to have them generated, < 0 an error code. */
+typedef int (*word_fn)(void *ud, const char *w, size_t n);
 
 static const char kind_prefix[] = {'W', 'N', 'H', 'B', 'O'};
 
-/* Calls emit for every feature string of the collected tokens over normalised text. */
-static int gen_features(const collect *c, const char *norm, emit_fn emit, void *ud)
+/* The longest surface word that gets character grams (with its two boundary marks). */
+#define GRAM_WORD_MAX 70
+
+/* Character 3- and 4-grams of a surface word with boundary marks (3..4 was better than 3..5
+ * and 2..4 on CLINC150's validation split, and cheaper); wl + 2 <= GRAM_WORD_MAX. */
+static int emit_grams(const char *word, size_t wl, emit_fn emit, void *ud)
+{
+    char w[GRAM_WORD_MAX], f[8];
+    int rc;
+    w[0] = '<';
+    memcpy(w + 1, word, wl);
+    w[wl + 1] = '>';
+    size_t L = wl + 2;
+    f[0] = 'C';
+    f[1] = ':';
+    for (size_t g = 3; g <= 4; g++) {
+        for (size_t s = 0; s + g <= L; s++) {
+            memcpy(f + 2, w + s, g);
+            if ((rc = emit(ud, f, g + 2)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Calls emit for every feature string of the collected tokens over normalised text (word
+ * may give a word's grams in its place). */
+static int gen_features(const collect *c, const char *norm, emit_fn emit, word_fn word, void *ud)
 {
     char f[256];
     int rc;
@@ -239,23 +298,13 @@ static int gen_features(const collect *c, const char *norm, emit_fn emit, void *
                         return rc;
                 }
             }
-            /* character 3- and 4-grams of the surface word with boundary marks (3..4 was
-             * better than 3..5 and 2..4 on CLINC150's validation split, and cheaper) */
             size_t wl = t->end - t->start;
-            char w[70];
-            if (wl + 2 <= sizeof(w)) {
-                w[0] = '<';
-                memcpy(w + 1, norm + t->start, wl);
-                w[wl + 1] = '>';
-                size_t L = wl + 2;
-                for (size_t g = 3; g <= 4; g++) {
-                    for (size_t s = 0; s + g <= L; s++) {
-                        f[0] = 'C';
-                        memcpy(f + 2, w + s, g);
-                        if ((rc = emit(ud, f, g + 2)))
-                            return rc;
-                    }
-                }
+            if (wl + 2 <= GRAM_WORD_MAX) {
+                rc = word(ud, norm + t->start, wl);
+                if (rc == 0)
+                    rc = emit_grams(norm + t->start, wl, emit, ud);
+                if (rc < 0)
+                    return rc;
             }
         } else if (t->kind == KF_TOK_HAN1) {
             /* Han trigram: this unigram and the next two, when contiguous */
@@ -277,6 +326,115 @@ static int gen_features(const collect *c, const char *norm, emit_fn emit, void *
         }
     }
     return 0;
+}
+
+/* ---- the words' grams, memoised ----------------------------------------------- */
+
+/* The index of the word w in the memo, or -1; *slot gets where it is or would go. */
+static long word_find(const kf_vocab *v, const char *w, size_t n, uint32_t h, size_t *slot)
+{
+    size_t mask = v->nwslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        uint32_t e = v->wslots[i];
+        if (e == 0) {
+            *slot = i;
+            return -1;
+        }
+        const kf_wgrams *g = &v->words[e - 1];
+        if (g->hash == h && g->name_len == n && memcmp(v->wnames.data + g->name_off, w, n) == 0) {
+            *slot = i;
+            return (long)(e - 1);
+        }
+    }
+}
+
+static int word_rehash(kf_vocab *v)
+{
+    size_t ns = v->nwslots ? v->nwslots * 2 : 1024;
+    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
+    if (!slots)
+        return KF_ENOMEM;
+    for (size_t k = 0; k < v->nwords; k++) {
+        size_t i = v->words[k].hash & (ns - 1);
+        while (slots[i])
+            i = (i + 1) & (ns - 1);
+        slots[i] = (uint32_t)k + 1;
+    }
+    kf_free(v->wslots);
+    v->wslots = slots;
+    v->nwslots = ns;
+    return KF_OK;
+}
+
+/* Remembers a surface word of an added text. Best effort: a word left out (no memory) only
+ * has its grams looked up one by one. */
+static void word_add(kf_vocab *v, const char *w, size_t n)
+{
+    uint32_t h = hash_bytes(w, n);
+    size_t slot;
+    if (v->nwslots && word_find(v, w, n, h, &slot) >= 0)
+        return;
+    if ((v->nwords + 1) * 2 > v->nwslots) {
+        if (word_rehash(v))
+            return;
+        word_find(v, w, n, h, &slot);
+    }
+    if (v->nwords >= UINT32_MAX - 1 || v->wnames.len + n > UINT32_MAX ||
+        kf_grow(&v->words, &v->capwords, v->nwords + 1, sizeof(*v->words)))
+        return;
+    uint32_t off = (uint32_t)v->wnames.len;
+    if (kf_buf_append(&v->wnames, w, n))
+        return;
+    v->words[v->nwords] = (kf_wgrams){h, off, (uint32_t)n, 0, 0};
+    v->wslots[slot] = (uint32_t)++v->nwords;
+}
+
+typedef struct ids_ctx {
+    const kf_vocab *v;
+    uint32_t *ids;
+    size_t n, cap;
+} ids_ctx;
+
+static long lookup_str(const kf_vocab *v, const char *f, size_t n)
+{
+    size_t slot;
+    return lookup(v, f, n, hash_bytes(f, n), &slot);
+}
+
+static int ids_emit(void *ud, const char *f, size_t n)
+{
+    ids_ctx *x = ud;
+    long id = lookup_str(x->v, f, n);
+    if (id < 0) /* cannot happen (the text that had the word added its grams): as unknown */
+        return 0;
+    if (kf_grow(&x->ids, &x->cap, x->n + 1, sizeof(*x->ids)))
+        return KF_ENOMEM;
+    x->ids[x->n++] = (uint32_t)id;
+    return 0;
+}
+
+/* At freeze: the ids of every remembered word's grams. Without memory, no memo. */
+static void words_freeze(kf_vocab *v)
+{
+    ids_ctx x = {v, NULL, 0, 0};
+    for (size_t k = 0; k < v->nwords; k++) {
+        kf_wgrams *g = &v->words[k];
+        size_t first = x.n;
+        if (emit_grams(v->wnames.data + g->name_off, g->name_len, ids_emit, &x)) {
+            kf_free(x.ids);
+            return;
+        }
+        g->ids_off = (uint32_t)first;
+        g->n_ids = (uint32_t)(x.n - first);
+    }
+    v->gram_ids = x.ids;
+    v->use_memo = 1;
+}
+
+size_t kf_vocab__set_memo(kf_vocab *v, int on)
+{
+    v->use_memo = on && v->frozen && (v->gram_ids || v->nwords == 0);
+    return v->use_memo ? v->nwords : 0;
 }
 
 static int analyze_collect(kf_analyzer *a, const char *text, size_t len, kf_buf *norm,
@@ -314,6 +472,12 @@ static int add_emit(void *ud, const char *f, size_t n)
     return 0;
 }
 
+static int add_word(void *ud, const char *w, size_t n)
+{
+    word_add(((add_ctx *)ud)->v, w, n);
+    return 0; /* the grams themselves are added as strings */
+}
+
 static int add_doc(kf_vocab *v, kf_analyzer *a, const char *text, size_t len, int asked)
 {
     collect c = {0};
@@ -328,7 +492,7 @@ static int add_doc(kf_vocab *v, kf_analyzer *a, const char *text, size_t len, in
     rc = analyze_collect(a, text, len, &norm, &c);
     if (rc == KF_OK) {
         add_ctx ctx = {v, asked};
-        rc = gen_features(&c, norm.data ? norm.data : "", add_emit, &ctx);
+        rc = gen_features(&c, norm.data ? norm.data : "", add_emit, add_word, &ctx);
     }
     collect_cleanup(&c);
     kf_buf_cleanup(&norm);
@@ -343,18 +507,6 @@ int kf_vocab_add_doc(kf_vocab *v, kf_analyzer *a, const char *text, size_t len)
 int kf_vocab_add_ref(kf_vocab *v, kf_analyzer *a, const char *text, size_t len)
 {
     return add_doc(v, a, text, len, 0);
-}
-
-void kf_vocab_freeze(kf_vocab *v)
-{
-    if (v->frozen)
-        return;
-    v->idf = kf_calloc(v->n ? v->n : 1, sizeof(float));
-    if (v->idf) {
-        for (size_t i = 0; i < v->n; i++)
-            v->idf[i] = (float)(log((1.0 + v->ndocs) / (1.0 + v->df[i])) + 1.0);
-    }
-    v->frozen = 1;
 }
 
 /* Whole tokens (words, numbers, Han characters and pairs), as opposed to the derived
@@ -375,9 +527,20 @@ static int token_feature(const char *f)
  * against 1, 1.3, 2, 2.5 and 3 (docs/matching.md); text without Han characters is unchanged. */
 #define HAN_CHAR_WEIGHT 1.5
 
-static double kind_weight(char prefix)
+void kf_vocab_freeze(kf_vocab *v)
 {
-    return prefix == 'H' ? HAN_CHAR_WEIGHT : 1.0;
+    if (v->frozen)
+        return;
+    v->fw = kf_calloc(v->n ? v->n : 1, sizeof(*v->fw));
+    if (v->fw) {
+        for (size_t i = 0; i < v->n; i++) {
+            const char *name = v->names.data + v->name_off[i];
+            v->fw[i] = (kf_fw){(float)(log((1.0 + v->ndocs) / (1.0 + v->df[i])) + 1.0),
+                               name[0] == 'H', (uint8_t)token_feature(name), v->asked[i]};
+        }
+    }
+    v->frozen = 1;
+    words_freeze(v);
 }
 
 typedef struct vec_ctx {
@@ -406,13 +569,32 @@ static int vec_emit(void *ud, const char *f, size_t n)
     if (kf_grow(&x->ids, &x->cap, x->n + 1, sizeof(*x->ids)))
         return x->err = KF_ENOMEM;
     x->ids[x->n++] = (uint32_t)id;
-    if (!x->v->asked[id] && token_feature(f)) {
+    if (!x->v->fw[id].asked && token_feature(f)) {
         /* known from answers only: it scores, but no question has used it */
         if (kf_grow(&x->unk, &x->unkcap, x->nunk + 1, sizeof(*x->unk)))
             return x->err = KF_ENOMEM;
         x->unk[x->nunk++] = (uint64_t)h << 1 | (f[0] == 'H');
     }
     return 0;
+}
+
+/* A known word's grams from the memo: all in the vocabulary, none a whole token, so only
+ * their ids count (vec_emit would add nothing else for them). */
+static int vec_word(void *ud, const char *w, size_t n)
+{
+    vec_ctx *x = ud;
+    const kf_vocab *v = x->v;
+    size_t slot;
+    long k;
+    if (!v->use_memo || !v->nwslots || (k = word_find(v, w, n, hash_bytes(w, n), &slot)) < 0)
+        return 0;
+    const kf_wgrams *g = &v->words[k];
+    if (kf_grow(&x->ids, &x->cap, x->n + g->n_ids, sizeof(*x->ids)))
+        return x->err = KF_ENOMEM;
+    if (g->n_ids)
+        memcpy(x->ids + x->n, v->gram_ids + g->ids_off, g->n_ids * sizeof(*x->ids));
+    x->n += g->n_ids;
+    return 1;
 }
 
 /* The ids of a question's features are about a hundred; sorting them with qsort (a call per
@@ -455,7 +637,7 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
 
     out->n = 0;
     out->coverage = 0;
-    if (!v->frozen || !v->idf)
+    if (!v->frozen || !v->fw)
         return KF_EINVAL;
     kf_buf_init(&nbuf);
     kf_buf_init(&c.arena);
@@ -474,7 +656,7 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         if (rc)
             goto out;
     }
-    rc = gen_features(&c, nt ? nt : "", vec_emit, &x);
+    rc = gen_features(&c, nt ? nt : "", vec_emit, vec_word, &x);
     if (!rc)
         rc = x.err;
     if (rc)
@@ -511,9 +693,11 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         size_t j = i;
         while (j < x.n && x.ids[j] == x.ids[i])
             j++;
+        const kf_fw *e = &v->fw[x.ids[i]];
         out->idx[m] = x.ids[i];
-        out->val[m] = (float)((1.0 + log((double)(j - i))) * v->idf[x.ids[i]] *
-                              kind_weight(v->names.data[v->name_off[x.ids[i]]]));
+        /* 1 + ln 1 is exactly 1: no call for the usual count */
+        out->val[m] = (float)((j - i > 1 ? 1.0 + log((double)(j - i)) : 1.0) * e->idf *
+                              (e->han ? HAN_CHAR_WEIGHT : 1.0));
         m++;
         i = j;
     }
@@ -521,7 +705,7 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
     for (size_t i = 0; i < m; i++) {
         double w2 = (double)out->val[i] * out->val[i];
         ss += w2;
-        if (v->asked[out->idx[i]] && token_feature(v->names.data + v->name_off[out->idx[i]]))
+        if (v->fw[out->idx[i]].asked && v->fw[out->idx[i]].tok)
             ss_tok += w2;
     }
     /* an unseen token weighs like one seen in no document (the largest idf), with the

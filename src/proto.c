@@ -422,17 +422,13 @@ static int dump_to_buf(const char *p, size_t n, void *ud)
  * insertion order (jansson >= 2.8 keeps it), so frames read naturally. One pass of the encoder
  * into a buffer with room for 1 KB, more than most frames (json_dumpb needs two: the size,
  * then the bytes). */
+static int buf_headroom(kf_buf *b, size_t headroom);
+
 static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
 {
-    static const char zeros[64];
     kf_buf b;
     kf_buf_init(&b);
-    int rc = kf_buf_reserve(&b, headroom + 1024);
-    for (size_t left = headroom; left > 0 && rc == KF_OK;) {
-        size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
-        rc = kf_buf_append(&b, zeros, n);
-        left -= n;
-    }
+    int rc = buf_headroom(&b, headroom);
     if (rc != KF_OK ||
         json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
         b.len == headroom) {
@@ -469,8 +465,98 @@ fail:
     return NULL;
 }
 
+/* The wire form without building it again as with_seq does (a new object, each field set
+ * again: a tenth of the loop's time went to frames). A frame of this module is dumped
+ * {"type":"T",...}: type first (out_new sets it first, jansson keeps the order), no v, seq or
+ * replay. So {"v":1,"type":"T","seq":N replaces its first member, and reply_to (when > 0,
+ * and not already among the fields) goes before the closing brace: the bytes with_seq would
+ * give (the tests compare both). The frame's own text stays jansson's. */
+static size_t wire_prefix(char *pre, size_t cap, const char *type, int64_t seq)
+{
+    int n = snprintf(pre, cap, "{\"v\":%d,\"type\":\"%s\",\"seq\":%lld", KF_PROTO_VERSION, type,
+                     (long long)seq);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* The type of a frame whose dump can be spliced: a plain name (no escapes in its JSON), and
+ * no field that with_seq would move or drop. NULL otherwise. */
+static const char *splice_type(const json_t *obj)
+{
+    const char *t = json_string_value(json_object_get(obj, "type"));
+    if (!t || !*t || strlen(t) > 32 || json_object_get(obj, "v") || json_object_get(obj, "seq") ||
+        json_object_get(obj, "replay"))
+        return NULL;
+    for (const char *c = t; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
+            return NULL;
+    return t;
+}
+
+/* b holds headroom bytes, then at headroom + plen - tl the dump {"type":"T"...}: the prefix
+ * goes over its first member, reply_to before its last byte. KF_EINVAL if the dump does not
+ * start as expected (the caller takes the slow path), KF_ENOMEM. */
+static int splice_into(kf_buf *b, size_t headroom, const char *pre, size_t plen, const char *type,
+                       int64_t reply_to)
+{
+    size_t tl = strlen(type) + 10; /* {"type":"T" */
+    char *d = b->data + headroom + plen - tl;
+    if (b->len < headroom + plen + 1 || memcmp(d, "{\"type\":\"", 9) != 0 ||
+        memcmp(d + 9, type, tl - 10) != 0 || d[tl - 1] != '"' || (d[tl] != ',' && d[tl] != '}') ||
+        b->data[b->len - 1] != '}')
+        return KF_EINVAL;
+    memcpy(b->data + headroom, pre, plen);
+    if (reply_to > 0) {
+        char r[40];
+        int n = snprintf(r, sizeof(r), ",\"reply_to\":%lld}", (long long)reply_to);
+        b->len--; /* the closing brace */
+        return kf_buf_append(b, r, (size_t)n);
+    }
+    return KF_OK;
+}
+
+/* The spliced frame in b (taken), or NULL with *rc: KF_EINVAL (not the layout), KF_ENOMEM. */
+static char *splice_take(kf_buf *b, int rc, size_t headroom, size_t *len, int *rcp)
+{
+    *rcp = rc;
+    if (rc != KF_OK) {
+        kf_buf_cleanup(b);
+        return NULL;
+    }
+    *len = b->len - headroom;
+    return kf_buf_take(b);
+}
+
+/* headroom zero bytes in a buffer with room for 1 KB after them. */
+static int buf_headroom(kf_buf *b, size_t headroom)
+{
+    static const char zeros[64];
+    int rc = kf_buf_reserve(b, headroom + 1024);
+    for (size_t left = headroom; left > 0 && rc == KF_OK;) {
+        size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+        rc = kf_buf_append(b, zeros, n);
+        left -= n;
+    }
+    return rc;
+}
+
 char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 {
+    const char *type = splice_type(o->obj);
+    char pre[96];
+    size_t plen = type ? wire_prefix(pre, sizeof(pre), type, seq) : 0;
+    if (plen) {
+        kf_buf b;
+        kf_buf_init(&b);
+        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10));
+        if (rc == KF_OK &&
+            json_dump_callback(o->obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
+            rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
+        if (rc == KF_OK)
+            rc = splice_into(&b, headroom, pre, plen, type, 0);
+        char *out = splice_take(&b, rc, headroom, len, &rc);
+        if (rc != KF_EINVAL)
+            return out;
+    }
     json_t *j = with_seq(o->obj, seq, 0);
     if (!j)
         return NULL;
@@ -482,6 +568,31 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 char *kf_out_dump_stored(const kf_out *o)
 {
     return json_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
+}
+
+char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
+                              size_t headroom, size_t *len)
+{
+    const char *type = splice_type(o->obj);
+    char pre[96];
+    size_t plen =
+        type && !json_object_get(o->obj, "reply_to") ? wire_prefix(pre, sizeof(pre), type, seq) : 0;
+    if (plen && stored) {
+        kf_buf b;
+        kf_buf_init(&b);
+        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10));
+        if (rc == KF_OK)
+            rc = kf_buf_append(&b, stored, strlen(stored));
+        if (rc == KF_OK)
+            rc = splice_into(&b, headroom, pre, plen, type, reply_to);
+        char *out = splice_take(&b, rc, headroom, len, &rc);
+        if (rc != KF_EINVAL)
+            return out;
+    }
+    /* the slow path: o itself gets reply_to */
+    if (reply_to > 0 && kf_out_set_int(o, "reply_to", reply_to) != KF_OK)
+        return NULL;
+    return kf_out_dump(o, seq, headroom, len);
 }
 
 char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t headroom,

@@ -229,17 +229,31 @@ static int replaying(const kf_ws_visitor_pss *p)
 }
 
 /* Queues a stored frame of the conversation (seq given by the store). */
-static void send_conv_frame(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
+/* Queues a conversation frame (buf from kf_out_dump or the like, taken; NULL: out of
+ * memory), or, while a replay runs, leaves it to the replay, which reads it from the store. */
+static void send_conv_bytes(kf_ws_visitor_pss *p, char *buf, size_t len, int64_t seq)
 {
     if (replaying(p)) {
+        kf_free(buf);
         if (seq > p->replay_until)
             p->replay_until = seq;
         return;
     }
-    if (enqueue_out(p, o, seq) == KF_OK) {
+    if (enqueue(p, buf, len) == KF_OK) {
         p->srv->m.frames_out++;
         p->replay_after = p->replay_until = seq;
     }
+}
+
+static void send_conv_frame(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
+{
+    if (replaying(p)) { /* not encoded for nothing */
+        send_conv_bytes(p, NULL, 0, seq);
+        return;
+    }
+    size_t len = 0;
+    char *buf = kf_out_dump(o, seq, LWS_PRE, &len);
+    send_conv_bytes(p, buf, len, seq);
 }
 
 /* ---- frames ------------------------------------------------------------------- */
@@ -422,7 +436,7 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
 }
 
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
-                        kf_out *reply, const int64_t *seqs, size_t n);
+                        kf_out *reply, const char *stored, const int64_t *seqs, size_t n);
 
 static uint64_t id_hash(const char *id) /* never 0 */
 {
@@ -493,13 +507,14 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     }
     recent_put(p, in->client_id, 0, 1);
     int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
+    after_store(p, rc, in->client_id, of, reply, stored, seqs, n);
     kf_free(stored);
-    after_store(p, rc, in->client_id, of, reply, seqs, n);
 }
 
-/* After the store has the rows (rc KF_OK) or refused them: what commit_and_send queues. */
+/* After the store has the rows (rc KF_OK) or refused them: what commit_and_send queues.
+ * stored: the reply as stored (kf_out_dump_stored), which its frame is made from. */
 static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, const char *of,
-                        kf_out *reply, const int64_t *seqs, size_t n)
+                        kf_out *reply, const char *stored, const int64_t *seqs, size_t n)
 {
     recent_put(p, client_id, rc ? -1 : seqs[0], 0);
     if (rc) {
@@ -517,8 +532,13 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
     if (ack)
         send_conv_frame(p, ack, seqs[0]);
     kf_out_free(ack);
-    if (reply && kf_out_set_int(reply, "reply_to", seqs[0]) == KF_OK)
-        send_conv_frame(p, reply, seqs[1]);
+    if (reply) {
+        size_t len = 0;
+        char *buf = replaying(p)
+                        ? NULL
+                        : kf_out_dump_from_stored(reply, stored, seqs[1], seqs[0], LWS_PRE, &len);
+        send_conv_bytes(p, buf, len, seqs[1]);
+    }
 }
 
 static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const char *of,
@@ -576,7 +596,7 @@ static void finish_fly(kf_server *s)
         kf_store_batch_item *it = &s->fly_items[i];
         if (v->p) {
             v->p->n_pend--;
-            after_store(v->p, it->rc, v->client_id, "message", v->reply, v->seqs, it->n);
+            after_store(v->p, it->rc, v->client_id, "message", v->reply, v->frame, v->seqs, it->n);
         }
         if (!v->reply && it->rc == KF_OK) /* the agent (or the queue) sees it now */
             kf_desk__visitor_message(s, it->conv, v->seqs[0], v->text);

@@ -51,6 +51,11 @@ void kf_vocab_freeze(kf_vocab *v);
 int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t len,
                     kf_fvec *out, kf_buf *norm, kf_buf *tokens);
 
+/* For the tests: 0 looks every character gram up by its string, as before the memo of the
+ * words' grams (1, the default after freeze); the vectors must be the same. Returns the
+ * number of words whose grams the memo holds (0 when off). */
+size_t kf_vocab__set_memo(kf_vocab *v, int on);
+
 /* Sorts n ids in ascending order; tmp is scratch room for n ids. Used by kf_vocab_vector,
  * declared here for the tests. */
 void kf_feat_sort_ids(uint32_t *a, uint32_t *tmp, size_t n);

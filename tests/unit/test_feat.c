@@ -229,6 +229,48 @@ static void test_unknown_han_weight(void **state)
     assert_true(fabs(f->x.coverage - want) < 1e-5);
 }
 
+/* A known word's character grams come from the memo of the words' grams: the vectors are
+ * exactly those of looking every gram up by its string, for known and unknown words, a word
+ * twice, a word too long for grams, answers' words, Han text and numbers. */
+static void test_gram_memo(void **state)
+{
+    fx *f = *state;
+    add(f, "I want a refund for my card", 0);
+    add(f, "cards were refunded twice, 2 times", 0);
+    add(f, "退货 运费 where is my parcel", 0);
+    add(f, "our weather station", 1);
+    kf_vocab_freeze(f->v);
+    static const char *const qs[] = {
+        "refunds for my cards please",
+        "weather refund refund refund",
+        "unknownword parcels station",
+        "a b c",
+        "pneumonoultramicroscopicsilicovolcanoconiosispneumonoultramicroscopicsilicovolcano "
+        "refund",
+        "退货 refund 2 运费",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        assert_true(kf_vocab__set_memo(f->v, 1) > 5);
+        vec(f, qs[i]);
+        size_t n = f->x.n;
+        float cov = f->x.coverage;
+        uint32_t idx[512];
+        float v[512];
+        assert_true(n <= 512);
+        memcpy(idx, f->x.idx, n * sizeof(*idx));
+        memcpy(v, f->x.val, n * sizeof(*v));
+        assert_int_equal(kf_vocab__set_memo(f->v, 0), 0);
+        vec(f, qs[i]);
+        assert_int_equal(f->x.n, n);
+        assert_true(f->x.coverage == cov);
+        assert_memory_equal(f->x.idx, idx, n * sizeof(*idx));
+        assert_memory_equal(f->x.val, v, n * sizeof(*v));
+        if (i < 2)
+            assert_true(n > 10); /* grams were found */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_latin_unweighted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reference_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_han_weight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gram_memo, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
