@@ -413,6 +413,11 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
     return finish(o, rc);
 }
 
+/* What a frame's buffer starts with after its headroom: an ack or an error fits, with the
+ * headroom, in 256 bytes (the buffer grows in powers of two; it held 2 KB each, when it
+ * started with room for 1 KB, beyond the small sizes malloc serves fastest). */
+#define FRAME_ROOM 200
+
 static int dump_to_buf(const char *p, size_t n, void *ud)
 {
     return kf_buf_append(ud, p, n) == KF_OK ? 0 : -1;
@@ -420,15 +425,14 @@ static int dump_to_buf(const char *p, size_t n, void *ud)
 
 /* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
  * insertion order (jansson >= 2.8 keeps it), so frames read naturally. One pass of the encoder
- * into a buffer with room for 1 KB, more than most frames (json_dumpb needs two: the size,
- * then the bytes). */
-static int buf_headroom(kf_buf *b, size_t headroom);
+ * into a buffer that grows as needed (json_dumpb needs two: the size, then the bytes). */
+static int buf_headroom(kf_buf *b, size_t headroom, size_t room);
 
 static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
 {
     kf_buf b;
     kf_buf_init(&b);
-    int rc = buf_headroom(&b, headroom);
+    int rc = buf_headroom(&b, headroom, FRAME_ROOM);
     if (rc != KF_OK ||
         json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
         b.len == headroom) {
@@ -526,11 +530,11 @@ static char *splice_take(kf_buf *b, int rc, size_t headroom, size_t *len, int *r
     return kf_buf_take(b);
 }
 
-/* headroom zero bytes in a buffer with room for 1 KB after them. */
-static int buf_headroom(kf_buf *b, size_t headroom)
+/* headroom zero bytes in a buffer with room for room more. */
+static int buf_headroom(kf_buf *b, size_t headroom, size_t room)
 {
     static const char zeros[64];
-    int rc = kf_buf_reserve(b, headroom + 1024);
+    int rc = kf_buf_reserve(b, headroom + room);
     for (size_t left = headroom; left > 0 && rc == KF_OK;) {
         size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
         rc = kf_buf_append(b, zeros, n);
@@ -547,7 +551,7 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
     if (plen) {
         kf_buf b;
         kf_buf_init(&b);
-        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10));
+        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), FRAME_ROOM);
         if (rc == KF_OK &&
             json_dump_callback(o->obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
             rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
@@ -580,9 +584,10 @@ char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_
     if (plen && stored) {
         kf_buf b;
         kf_buf_init(&b);
-        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10));
+        size_t n = strlen(stored);
+        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), n + 40);
         if (rc == KF_OK)
-            rc = kf_buf_append(&b, stored, strlen(stored));
+            rc = kf_buf_append(&b, stored, n);
         if (rc == KF_OK)
             rc = splice_into(&b, headroom, pre, plen, type, reply_to);
         char *out = splice_take(&b, rc, headroom, len, &rc);

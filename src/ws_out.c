@@ -9,21 +9,27 @@
 #include "kefu/err.h"
 #include "kefu/mem.h"
 
+/* The ring's first size: an answer's ack and reply, and a frame more. */
+#define RING_FIRST 4
+
 int kf_wsq_init(kf_wsq *q, size_t cap)
 {
-    q->head = q->n = 0;
+    q->head = q->n = q->rcap = 0;
     q->v = NULL;
     q->cap = cap ? cap : 1;
     return KF_OK;
 }
 
-/* An empty queue gives its ring back. */
+/* An empty queue gives a grown ring back (the first size stays). */
 static void release_if_empty(kf_wsq *q)
 {
     if (q->n == 0) {
-        kf_free(q->v);
-        q->v = NULL;
         q->head = 0;
+        if (q->rcap > RING_FIRST) {
+            kf_free(q->v);
+            q->v = NULL;
+            q->rcap = 0;
+        }
     }
 }
 
@@ -31,7 +37,7 @@ void kf_wsq_clear(kf_wsq *q)
 {
     while (q->n) {
         kf_free(q->v[q->head].buf);
-        q->head = (q->head + 1) % q->cap;
+        q->head = (q->head + 1) % q->rcap;
         q->n--;
     }
     release_if_empty(q);
@@ -42,7 +48,25 @@ void kf_wsq_cleanup(kf_wsq *q)
     kf_wsq_clear(q);
     kf_free(q->v);
     q->v = NULL;
-    q->cap = 0;
+    q->rcap = q->cap = 0;
+}
+
+/* Room for one more frame: the ring doubled (up to cap), its frames in order from 0. */
+static int ring_grow(kf_wsq *q)
+{
+    size_t nc = q->rcap ? q->rcap * 2 : RING_FIRST;
+    if (nc > q->cap)
+        nc = q->cap;
+    kf_wsq_item *v = kf_malloc(nc * sizeof(*v));
+    if (!v)
+        return KF_ENOMEM;
+    for (size_t i = 0; i < q->n; i++)
+        v[i] = q->v[(q->head + i) % q->rcap];
+    kf_free(q->v);
+    q->v = v;
+    q->rcap = nc;
+    q->head = 0;
+    return KF_OK;
 }
 
 int kf_wsq_push(kf_wsq *q, char *buf, size_t len)
@@ -51,23 +75,31 @@ int kf_wsq_push(kf_wsq *q, char *buf, size_t len)
         kf_free(buf);
         return KF_ELIMIT;
     }
-    if (!q->v && !(q->v = kf_malloc(q->cap * sizeof(*q->v)))) {
+    if (q->n == q->rcap && ring_grow(q) != KF_OK) {
         kf_free(buf);
         return KF_ENOMEM;
     }
-    q->v[(q->head + q->n) % q->cap] = (kf_wsq_item){buf, len};
+    q->v[(q->head + q->n) % q->rcap] = (kf_wsq_item){buf, len};
     q->n++;
     return KF_OK;
 }
 
-int kf_wsq_write_one(kf_wsq *q, struct lws *wsi)
+int kf_wsq_pop(kf_wsq *q, kf_wsq_item *it)
 {
     if (!q->n)
         return 0;
-    kf_wsq_item it = q->v[q->head];
-    q->head = (q->head + 1) % q->cap;
+    *it = q->v[q->head];
+    q->head = (q->head + 1) % q->rcap;
     q->n--;
     release_if_empty(q);
+    return 1;
+}
+
+int kf_wsq_write_one(kf_wsq *q, struct lws *wsi)
+{
+    kf_wsq_item it;
+    if (!kf_wsq_pop(q, &it))
+        return 0;
     int n = lws_write(wsi, (unsigned char *)it.buf + LWS_PRE, it.len, LWS_WRITE_TEXT);
     kf_free(it.buf);
     return n < (int)it.len ? -1 : 1;

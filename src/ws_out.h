@@ -18,10 +18,13 @@ typedef struct kf_wsq_item {
 } kf_wsq_item;
 
 typedef struct kf_wsq {
-    kf_wsq_item *v; /* the ring: allocated by a push into an empty queue, freed when it
-                       empties again, so that an idle connection holds none (10,000 idle
-                       connections would hold 10 MB of rings at max_queue 64) */
+    /* The ring: none until the first push, then room for a few frames, doubled up to cap
+     * while frames wait, back to none when a grown ring empties (10,000 connections would
+     * hold 10 MB of rings at max_queue 64, and a ring allocated and freed for every answer
+     * cost the loop malloc's slow path: 1 KB is beyond its small sizes). */
+    kf_wsq_item *v;
     size_t head, n, cap; /* n and cap are read by the protocols; the rest is private */
+    size_t rcap;         /* the ring's size */
     int close_code;      /* read-only: non-zero once kf_wsq_close was called */
     char close_reason[100];
 } kf_wsq;
@@ -34,6 +37,8 @@ void kf_wsq_clear(kf_wsq *q);
 void kf_wsq_cleanup(kf_wsq *q);
 /* Takes buf: KF_OK, or KF_ELIMIT when the queue is full (buf is freed, the queue untouched). */
 int kf_wsq_push(kf_wsq *q, char *buf, size_t len);
+/* Takes the oldest frame (the caller frees its buf): 1, or 0 when nothing is queued. */
+int kf_wsq_pop(kf_wsq *q, kf_wsq_item *it);
 /* Writes the oldest frame with one lws_write and frees it: 1 written, 0 nothing queued,
  * -1 the write failed or was short (the connection must close). */
 int kf_wsq_write_one(kf_wsq *q, struct lws *wsi);

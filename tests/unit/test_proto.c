@@ -315,7 +315,7 @@ static void encoder_out_of_memory(void **state)
             assert_int_equal(kf_mem_in_use(), base);
     }
     assert_non_null(buf);
-    assert_true(k > 2);
+    assert_true(k > 1); /* one allocation, of the size needed, and it failed once */
     assert_int_equal(len, strlen(buf + 16));
     assert_string_equal(buf + 16 + len - strlen(",\"reply_to\":9}"), ",\"reply_to\":9}");
     assert_non_null(strstr(buf + 16, text));
