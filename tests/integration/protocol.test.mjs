@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { withServer, tmpKnowledge } from './helper.mjs';
 
 const SETS = ['shop_name=测试商城', 'var.phone=400-123-4567', 'rate_per_conn=1000', 'burst_per_conn=1000'];
@@ -181,6 +182,74 @@ test('frames resent with the same id are acknowledged again and stored once: fee
   assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '43');
   c.close();
   c3.close();
+}));
+
+// The ids of a connection's last 32 frames with an id (the resend ring, ws_visitor.c RECENT):
+// after 40, p8 is the oldest one remembered, p7 the newest one pushed out. Nothing else
+// is looked up on a connection that did not resume, so p7 and p0 are new frames again.
+test('the resend ring of one connection holds its last 32 ids: an older id is stored and answered as a new frame', () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000'] }, async (s) => {
+  const [c, w] = await s.visitor({ lang: 'zh' });
+  assert.equal(w.resumed, false);
+  const acks = [];
+  for (let k = 0; k < 40; k++) acks.push((await c.ask('我想退货', `p${k}`)).ack);
+  let last = acks[39].seq + 1; // the answer of p39
+  c.send({ type: 'message', text: '我想退货', id: 'p8' });
+  const dup = await c.next((f) => f.type === 'ack' && f.id === 'p8');
+  assert.deepEqual(dup, { v: 1, type: 'ack', seq: acks[8].seq, of: 'message', id: 'p8', duplicate: 1 });
+  const again = {};
+  for (const id of ['p7', 'p0']) {
+    c.send({ type: 'message', text: '我想退货', id });
+    const ack = await c.next((f) => f.type === 'ack' && f.id === id);
+    assert.deepEqual(ack, { v: 1, type: 'ack', seq: last + 1, of: 'message', id });
+    const reply = await c.next((f) => f.reply_to === ack.seq);
+    assert.deepEqual([reply.type, reply.seq, reply.entry], ['answer', last + 2, 'return-policy']);
+    last = reply.seq;
+    again[id] = ack.seq;
+  }
+  // the new p0 is the one remembered now
+  c.send({ type: 'message', text: '我想退货', id: 'p0' });
+  const dup0 = await c.next((f) => f.type === 'ack' && f.id === 'p0');
+  assert.deepEqual([dup0.seq, dup0.duplicate], [again.p0, 1]);
+  assert.deepEqual(c.frames, [], 'a duplicate is not answered');
+  const rows = (q) => s.sql(q).trim().split('\n');
+  assert.deepEqual(rows("SELECT client_id || ' ' || group_concat(seq, ',') FROM (SELECT client_id, seq FROM messages WHERE dir = 'in' AND client_id IN ('p0', 'p7', 'p8') ORDER BY seq) GROUP BY client_id ORDER BY client_id"),
+    [`p0 ${acks[0].seq},${again.p0}`, `p7 ${acks[7].seq},${again.p7}`, `p8 ${acks[8].seq}`]);
+  assert.deepEqual(rows("SELECT dir, count(*), count(DISTINCT client_id) FROM messages GROUP BY dir ORDER BY dir"),
+    ['in|42|40', 'out|42|0']);
+  c.close();
+}));
+
+// Disk full as in faults.test.mjs, but as a soft limit, which prlimit then lifts: the disk has
+// room again. The failed frame's slot in the ring is cleared (after_store), and a resend is
+// looked up in the store before being called a duplicate: it is a new frame.
+const FSIZE_SOFT = ['sh', '-c', 'trap "" XFSZ; ulimit -S -f 400 && exec "$@"', 'kefu-fsize'];
+
+test('a frame whose store failed is not remembered: resent once the disk has room, it is stored and answered once', () => withServer({ set: [...SETS, 'rate_per_addr=100000', 'burst_per_addr=100000', 'fallbacks_to_handoff=100'], wrap: FSIZE_SOFT }, async (s) => {
+  const [c] = await s.visitor({ lang: 'zh' });
+  let err = null;
+  for (let k = 0; k < 5000 && !err; k++) {
+    c.send({ type: 'message', text: '我想退货', id: `d${k}` });
+    const f = await c.next((x) => (x.type === 'ack' || x.type === 'error') && x.id === `d${k}`);
+    if (f.type === 'error') err = f;
+    else await c.next((x) => x.reply_to === f.seq);
+  }
+  assert.ok(err, 'the database filled up');
+  assert.equal(err.code, 'internal');
+  assert.equal((await c.next((x) => x.unsaved === 1)).seq, err.seq);
+  assert.equal(s.sql(`SELECT count(*) FROM messages WHERE client_id = '${err.id}'`).trim(), '0');
+  execFileSync('prlimit', ['--pid', String(s.proc.pid), '--fsize=unlimited:']);
+  c.send({ type: 'message', text: '我想退货', id: err.id });
+  const ack = await c.next((x) => x.type === 'ack' && x.id === err.id);
+  assert.deepEqual(ack, { v: 1, type: 'ack', seq: err.seq + 1, of: 'message', id: err.id });
+  const reply = await c.next((x) => x.reply_to === ack.seq);
+  assert.deepEqual([reply.type, reply.seq, reply.unsaved], ['answer', ack.seq + 1, undefined]);
+  c.send({ type: 'message', text: '我想退货', id: err.id });
+  const dup = await c.next((x) => x.type === 'ack' && x.id === err.id);
+  assert.deepEqual([dup.seq, dup.duplicate], [ack.seq, 1]);
+  assert.deepEqual(c.frames, [], 'nothing else: no error, no second answer');
+  assert.equal(s.sql(`SELECT group_concat(seq) FROM messages WHERE client_id = '${err.id}'`).trim(), String(ack.seq));
+  assert.equal(s.sql('SELECT max(seq) FROM messages').trim(), String(reply.seq));
+  c.close();
 }));
 
 for (const [way, extra] of [['', []], [', every commit by the writer thread', ['db_writer_min=1']]]) {
