@@ -9,7 +9,8 @@
 #include "kefu/err.h"
 #include "kefu/mem.h"
 
-/* The ring's first size: an answer's ack and reply, and a frame more. */
+/* The ring's first size: an answer's ack and reply, and a frame more (64 bytes: malloc's
+ * fastest sizes). */
 #define RING_FIRST 4
 
 int kf_wsq_init(kf_wsq *q, size_t cap)
@@ -20,16 +21,13 @@ int kf_wsq_init(kf_wsq *q, size_t cap)
     return KF_OK;
 }
 
-/* An empty queue gives a grown ring back (the first size stays). */
+/* An empty queue gives its ring back. */
 static void release_if_empty(kf_wsq *q)
 {
     if (q->n == 0) {
-        q->head = 0;
-        if (q->rcap > RING_FIRST) {
-            kf_free(q->v);
-            q->v = NULL;
-            q->rcap = 0;
-        }
+        kf_free(q->v);
+        q->v = NULL;
+        q->rcap = q->head = 0;
     }
 }
 

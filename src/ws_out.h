@@ -18,10 +18,10 @@ typedef struct kf_wsq_item {
 } kf_wsq_item;
 
 typedef struct kf_wsq {
-    /* The ring: none until the first push, then room for a few frames, doubled up to cap
-     * while frames wait, back to none when a grown ring empties (10,000 connections would
-     * hold 10 MB of rings at max_queue 64, and a ring allocated and freed for every answer
-     * cost the loop malloc's slow path: 1 KB is beyond its small sizes). */
+    /* The ring: allocated by a push into an empty queue, freed when it empties again, so
+     * that an idle connection holds none (10,000 idle connections would hold 10 MB of rings
+     * at max_queue 64). It starts with room for a few frames and doubles up to cap while
+     * frames wait: allocated whole for every answer, 1 KB was beyond malloc's fast sizes. */
     kf_wsq_item *v;
     size_t head, n, cap; /* n and cap are read by the protocols; the rest is private */
     size_t rcap;         /* the ring's size */
