@@ -641,6 +641,12 @@ int kf_vocab_vector(const kf_vocab *v, kf_analyzer *a, const char *text, size_t 
         return KF_EINVAL;
     kf_buf_init(&nbuf);
     kf_buf_init(&c.arena);
+    /* room for a usual question at once (growing from 8 took five reallocations each) */
+    if (kf_grow(&c.v, &c.cap, 32, sizeof(*c.v)) || kf_buf_reserve(&c.arena, len) ||
+        kf_grow(&x.ids, &x.cap, 128, sizeof(*x.ids))) {
+        rc = KF_ENOMEM;
+        goto out;
+    }
     rc = analyze_collect(a, text, len, norm ? norm : &nbuf, &c);
     if (rc)
         goto out;

@@ -205,7 +205,7 @@ static int classify(int32_t cp, unsigned flags)
  * below 0x20 and 0x7F are Cc). */
 static int norm_ascii(const char *s, size_t len, unsigned flags, kf_buf *out)
 {
-    if (kf_buf_append(out, NULL, 0) || (len && kf_grow(&out->data, &out->cap, len + 1, 1)))
+    if (kf_buf_reserve(out, len)) /* out was reset: one allocation, not a small one first */
         return KF_ENOMEM;
     char *o = out->data;
     size_t k = 0;
@@ -267,7 +267,7 @@ int kf_norm_text(kf_norm *n, const char *s, size_t len, unsigned flags, kf_buf *
 
     /* At most 4 bytes per code point (a space replaces at least one). */
     size_t need = (size_t)cnt * 4 + 1;
-    if (kf_buf_append(out, NULL, 0) || kf_grow(&out->data, &out->cap, need, 1))
+    if (kf_buf_reserve(out, need - 1))
         return KF_ENOMEM;
     char *o = out->data;
     size_t k = 0;

@@ -256,8 +256,9 @@ out:
 int kf_syn_apply(const kf_syn *s, const char *norm, size_t len, kf_buf *out)
 {
     kf_buf_reset(out);
-    if (kf_buf_append(out, NULL, 0))
+    if (kf_buf_reserve(out, len)) /* the usual size of the result: one allocation */
         return KF_ENOMEM;
+    out->data[0] = '\0';
     size_t copied = 0; /* norm[copied..i) is still to be copied */
     int32_t prev = ' ';
     size_t i = 0;

@@ -77,7 +77,9 @@ typedef struct kf_vpend {
     kf_ws_visitor_pss *p; /* NULL once the connection closed: still stored, sent to nobody */
     kf_store_row rows[2];
     int64_t seqs[2];
-    char *client_id, *text, *entry, *norm, *frame;
+    char *strs; /* one allocation: client_id, text, entry and norm point into it */
+    const char *client_id, *text, *entry, *norm;
+    char *frame;
     const char *lang; /* static (kf_lang_name): also set the conversation's language */
     int fallbacks;    /* >= 0: also set the conversation's miss count */
     kf_out *reply;    /* NULL: a message to the people holding the conversation (desk) */
@@ -552,10 +554,7 @@ static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const cha
 
 static void pend_cleanup(kf_vpend *v)
 {
-    kf_free(v->client_id);
-    kf_free(v->text);
-    kf_free(v->entry);
-    kf_free(v->norm);
+    kf_free(v->strs);
     kf_free(v->frame);
     kf_out_free(v->reply);
 }
@@ -664,12 +663,27 @@ static void flush_cb(lws_sorted_usec_list_t *sul)
     start_fly(lws_container_of(sul, kf_server, sul_flush), 0);
 }
 
-static char *dup_opt(const char *v, int *fail)
+/* Copies the row's strings (each may be NULL) into one allocation, v->strs. */
+static int copy_strs(kf_vpend *v, const kf_store_row *in)
 {
-    char *d = v ? kf_strdup(v) : NULL;
-    if (v && !d)
-        *fail = 1;
-    return d;
+    const char *src[4] = {in->client_id, in->text, in->entry, in->norm};
+    const char **dst[4] = {&v->client_id, &v->text, &v->entry, &v->norm};
+    size_t len[4], total = 0;
+    for (int i = 0; i < 4; i++)
+        total += len[i] = src[i] ? strlen(src[i]) + 1 : 0;
+    if (!total)
+        return KF_OK;
+    if (!(v->strs = kf_malloc(total)))
+        return KF_ENOMEM;
+    char *o = v->strs;
+    for (int i = 0; i < 4; i++) {
+        if (!src[i])
+            continue;
+        memcpy(o, src[i], len[i]);
+        *dst[i] = o;
+        o += len[i];
+    }
+    return KF_OK;
 }
 
 /* The hot path of commit_and_send: the visitor's message and the bot's reply join the group
@@ -687,10 +701,8 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
         kf_grow(&s->pend_items, &s->cap_pend_items, s->n_pend + 1, sizeof(*s->pend_items)))
         fail = 1;
     kf_vpend v = {.p = p, .lang = lang, .fallbacks = fallbacks, .reply = reply};
-    v.client_id = dup_opt(in->client_id, &fail);
-    v.text = dup_opt(in->text, &fail);
-    v.entry = dup_opt(in->entry, &fail);
-    v.norm = dup_opt(in->norm, &fail);
+    if (!fail && copy_strs(&v, in))
+        fail = 1;
     v.frame = fail || !reply ? NULL : kf_out_dump_stored(reply);
     if (fail || (reply && !v.frame)) {
         v.reply = NULL;
