@@ -163,7 +163,7 @@ static void checkpointed_while_open(void **state)
         assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + i, &seq), KF_OK);
     }
     long db1 = db0;
-    for (int i = 0; i < 100 && db1 <= db0 + 8192; i++) { /* checkpoints run every 200 ms */
+    for (int i = 0; i < 250 && db1 <= db0 + 8192; i++) { /* checkpoints run every 1 s */
         usleep(20000);
         db1 = file_size("");
     }
