@@ -413,9 +413,9 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
     return finish(o, rc);
 }
 
-/* What a frame's buffer starts with after its headroom: an ack or an error fits, with the
- * headroom, in 256 bytes (the buffer grows in powers of two; it held 2 KB each, when it
- * started with room for 1 KB, beyond the small sizes malloc serves fastest). */
+/* The room a frame's buffer starts with after its headroom: an ack or an error fits, and
+ * with LWS_PRE's 16 bytes the buffer is 256 (it grows in powers of two; it was 2 KB for every
+ * frame when it started with room for 1 KB, beyond the small sizes malloc serves fastest). */
 #define FRAME_ROOM 200
 
 static int dump_to_buf(const char *p, size_t n, void *ud)
@@ -503,10 +503,11 @@ static int splice_into(kf_buf *b, size_t headroom, const char *pre, size_t plen,
                        int64_t reply_to)
 {
     size_t tl = strlen(type) + 10; /* {"type":"T" */
+    if (b->len < headroom + plen + 1)
+        return KF_EINVAL;
     char *d = b->data + headroom + plen - tl;
-    if (b->len < headroom + plen + 1 || memcmp(d, "{\"type\":\"", 9) != 0 ||
-        memcmp(d + 9, type, tl - 10) != 0 || d[tl - 1] != '"' || (d[tl] != ',' && d[tl] != '}') ||
-        b->data[b->len - 1] != '}')
+    if (memcmp(d, "{\"type\":\"", 9) != 0 || memcmp(d + 9, type, tl - 10) != 0 ||
+        d[tl - 1] != '"' || (d[tl] != ',' && d[tl] != '}') || b->data[b->len - 1] != '}')
         return KF_EINVAL;
     memcpy(b->data + headroom, pre, plen);
     if (reply_to > 0) {

@@ -447,11 +447,14 @@ static void *ckpt_main(void *arg)
                     sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &n_log, &n_done);
                 copied = n_done - before;
             }
-            /* Caught up: the next write copies the tail and starts the WAL over. A load that
-             * writes faster than the copies catch up: bound the WAL anyway. (A WAL past four
-             * times the threshold that has caught up takes the tail's way too: with a pass a
-             * second, back-to-back single commits reach that size between two passes.) */
-            if (rc == SQLITE_OK && copied <= CKPT_TAIL)
+            /* Caught up (a pass copied little and little is left: a reader that pins an old
+             * snapshot makes a pass copy nothing, which is not catching up): the next write
+             * copies the tail and starts the WAL over. Else, a load that writes faster than
+             * the copies catch up, or a pinned snapshot: past four times the threshold, bound
+             * the WAL anyway. (A WAL past four times the threshold that has caught up takes
+             * the tail's way: with a pass a second, back-to-back single commits reach that
+             * size between two passes.) */
+            if (rc == SQLITE_OK && copied <= CKPT_TAIL && n_log - n_done <= CKPT_TAIL)
                 rc = ckpt_ready_tail(c, db);
             else if (rc == SQLITE_OK && n_log > 4 * CKPT_RESTART_FRAMES)
                 rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);

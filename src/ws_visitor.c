@@ -122,20 +122,34 @@ static void start_close(kf_ws_visitor_pss *p, int code, const char *reason)
     kf_wsq_close(&p->q, p->wsi, code, reason);
 }
 
-/* Takes buf (LWS_PRE headroom + len bytes). Over the bound, the queue is dropped and the
- * connection closed with a reason: every conversation frame is in the store, so the visitor
- * gets it back by resuming; memory never grows with a reader that does not read. */
+/* A frame that could not be queued (no memory to encode it or to grow the queue's ring):
+ * the connection is closed, so the visitor resumes and gets it back from the store, rather
+ * than a gap in the conversation's seqs. */
+static int lost_frame(kf_ws_visitor_pss *p)
+{
+    if (!p->q.close_code) {
+        kf_log(KF_LOG_WARN, "conn=c%llu conv=%lld event=close reason=out_of_memory",
+               (unsigned long long)p->id, (long long)p->conv.id);
+        start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    }
+    return KF_ENOMEM;
+}
+
+/* Takes buf (LWS_PRE headroom + len bytes; NULL: it could not be made, out of memory). Over
+ * the bound, the queue is dropped and the connection closed with a reason: every
+ * conversation frame is in the store, so the visitor gets it back by resuming; memory never
+ * grows with a reader that does not read. */
 static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
 {
     if (!buf)
-        return KF_ENOMEM;
+        return lost_frame(p);
     if (p->q.close_code) {
         kf_free(buf);
         return KF_EINVAL;
     }
     int rc = kf_wsq_push(&p->q, buf, len);
     if (rc == KF_ENOMEM)
-        return rc;
+        return lost_frame(p);
     if (rc == KF_ELIMIT) {
         kf_wsq_clear(&p->q);
         p->srv->m.closed_slow++;

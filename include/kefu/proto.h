@@ -144,9 +144,10 @@ const char *kf_out_type(const kf_out *o);
 char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len);
 /* Serialises without seq, for the store. kf_malloc'd string or NULL. */
 char *kf_out_dump_stored(const kf_out *o);
-/* kf_out_dump of o with reply_to (if > 0) added, made from stored, o's kf_out_dump_stored
- * (which it must be), without encoding o again; the same bytes. When stored cannot be used
- * (NULL, or a frame not made by this module), o gets reply_to and is dumped. */
+/* kf_out_dump of o with reply_to (if > 0) added, made from stored without encoding o again:
+ * stored must be o's kf_out_dump_stored (it is trusted: its bytes are what is sent). When
+ * stored cannot be used (NULL, or a frame not made by this module), o itself gets reply_to and
+ * is dumped; either way o is not to be sent again afterwards. */
 char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
                               size_t headroom, size_t *len);
 /* A stored frame (from kf_out_dump_stored) made ready to send again, with its seq, its
