@@ -8,9 +8,10 @@
 // Environment: KEFU_DATA (../shared/data), AB_RUNS (6), AB_CONNS (500 per server), AB_TIME
 // (8 s per run).
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startServer, stopServer } from './serve.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const data = process.env.KEFU_DATA || path.resolve(root, '..', 'shared', 'data');
@@ -38,44 +39,16 @@ const dir = mkdtempSync(path.join(tmpdir(), 'kefu-ab-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 execFileSync(path.join(root, 'bench', 'mkkb.sh'), [train, dir], { env: { ...process.env, KEFU: bins[0] } });
 
-let nstarts = 0;
-function start(bin) {
-  return new Promise((resolve, reject) => {
-    const k = ++nstarts;
-    const fd = openSync(path.join(dir, `log.${k}`), 'w'); // a file: nobody drains a pipe meanwhile
-    const proc = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--db', path.join(dir, `k${k}.db`),
-      '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'), '--web', path.join(root, 'web'),
-      '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])], { stdio: ['ignore', 'pipe', fd] });
-    closeSync(fd);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${bin}: no URL in 120 s`)), 120000);
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/(\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: `ws://${m[1]}/ws` });
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`${bin} exited with ${code}:\n${readFileSync(path.join(dir, `log.${k}`), 'utf8').slice(-2000)}`)));
-  });
-}
-
-function stop(s) {
-  return new Promise((resolve) => {
-    if (s.proc.exitCode !== null) return resolve();
-    const t = setTimeout(() => s.proc.kill('SIGKILL'), 10000);
-    s.proc.once('exit', () => { clearTimeout(t); resolve(); });
-    s.proc.kill('SIGTERM');
-  });
-}
+let ndbs = 0;
+const start = (bin) => startServer(dir, bin, ['serve', '--listen', '127.0.0.1:0', '--db',
+  path.join(dir, `k${++ndbs}.db`), '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'),
+  '--web', path.join(root, 'web'), '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])]);
 
 // One loadgen, asynchronously (both run at once); resolves its JSON line.
 function load(s) {
   return new Promise((resolve, reject) => {
     const p = spawn(loadgen, ['-u', s.url, '-f', test, '-c', String(conns), '-d', String(secs), '-w', '1',
-      '-p', String(s.proc.pid), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      '-p', String(s.pid), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), (secs + 120) * 1000);
     p.stdout.setEncoding('utf8');
@@ -97,7 +70,7 @@ for (let r = 0; r < runs; r++) {
   const servers = [];
   for (const i of order) servers[i] = await start(bins[i]);
   const res = await Promise.all([load(servers[0]), load(servers[1])]);
-  for (const s of servers) await stop(s);
+  for (const s of servers) await stopServer(s);
   for (const x of res) {
     if (x.errors || x.conn_errors || x.closed_early) throw new Error(`ab: errors in a run: ${JSON.stringify(x)}`);
   }

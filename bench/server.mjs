@@ -5,10 +5,11 @@
 //
 // Environment: KEFU_DATA (../shared/data), KEFU_BUILD (build), BENCH_CONNS ("1000 10000"),
 // BENCH_TIME (seconds per run, 10), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer.
-import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startServer, stopServer } from './serve.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const data = process.env.KEFU_DATA || path.resolve(root, '..', 'shared', 'data');
@@ -31,45 +32,12 @@ if (!existsSync(train)) {
   console.error(`bench: no BANKING77 at ${data} (set KEFU_DATA)`);
   process.exit(1);
 }
-let nlogs = 0;
 const dir = mkdtempSync(path.join(tmpdir(), 'kefu-bench-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 execFileSync(path.join(root, 'bench', 'mkkb.sh'), [train, dir], { env: { ...process.env, KEFU: kefu } });
 
-// Starts a server, resolves { proc, pid, url, log } once it printed its URL.
-function start(cmd, args, opts = {}) {
-  return new Promise((resolve, reject) => {
-    // The log goes to a file, not a pipe: loadgen runs synchronously, and a pipe nobody drains
-    // meanwhile would block the server's writes to stderr, and with them its loop.
-    const logFile = path.join(dir, `log.${++nlogs}`);
-    const fd = openSync(logFile, 'w');
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', fd], ...opts });
-    closeSync(fd);
-    const s = { proc, pid: proc.pid, logFile, get log() { return readFileSync(logFile, 'utf8'); } };
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no URL in 120 s\n${s.log}`)), 120000);
-    proc.stdout.setEncoding('utf8');
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/(\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        s.url = `ws://${m[1]}/ws`;
-        resolve(s);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}\n${s.log}`)));
-  });
-}
-
-function stop(s) {
-  return new Promise((resolve) => {
-    if (s.proc.exitCode !== null) return resolve();
-    const t = setTimeout(() => s.proc.kill('SIGKILL'), 10000);
-    s.proc.once('exit', () => { clearTimeout(t); resolve(); });
-    s.proc.kill('SIGTERM');
-  });
-}
+const start = (cmd, args, opts) => startServer(dir, cmd, args, opts);
+const stop = stopServer;
 
 const startKefu = () => start(kefu, ['serve', '--listen', '127.0.0.1:0', '--db', path.join(dir, 'k.db'),
   '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'), '--web', path.join(root, 'web'),

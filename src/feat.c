@@ -144,18 +144,31 @@ static long lookup(const kf_vocab *v, const char *s, size_t n, uint32_t h, size_
     }
 }
 
+/* An open-addressing table of ns slots (a power of two) for n items, item k's hash found
+ * stride bytes after item k-1's (in an array of hashes or of records): slot = k + 1, 0 empty.
+ * NULL on ENOMEM. */
+static uint32_t *slots_for(size_t ns, const uint32_t *first_hash, size_t stride, size_t n)
+{
+    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
+    if (!slots)
+        return NULL;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t h;
+        memcpy(&h, (const char *)first_hash + k * stride, sizeof(h));
+        size_t i = h & (ns - 1);
+        while (slots[i])
+            i = (i + 1) & (ns - 1);
+        slots[i] = (uint32_t)k + 1;
+    }
+    return slots;
+}
+
 static int rehash(kf_vocab *v)
 {
     size_t ns = v->nslots * 2;
-    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
+    uint32_t *slots = slots_for(ns, v->hashes, sizeof(*v->hashes), v->n);
     if (!slots)
         return KF_ENOMEM;
-    for (size_t id = 0; id < v->n; id++) {
-        size_t i = v->hashes[id] & (ns - 1);
-        while (slots[i])
-            i = (i + 1) & (ns - 1);
-        slots[i] = (uint32_t)id + 1;
-    }
     kf_free(v->slots);
     v->slots = slots;
     v->nslots = ns;
@@ -351,15 +364,10 @@ static long word_find(const kf_vocab *v, const char *w, size_t n, uint32_t h, si
 static int word_rehash(kf_vocab *v)
 {
     size_t ns = v->nwslots ? v->nwslots * 2 : 1024;
-    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
+    uint32_t *slots =
+        slots_for(ns, v->words ? &v->words->hash : NULL, sizeof(*v->words), v->nwords);
     if (!slots)
         return KF_ENOMEM;
-    for (size_t k = 0; k < v->nwords; k++) {
-        size_t i = v->words[k].hash & (ns - 1);
-        while (slots[i])
-            i = (i + 1) & (ns - 1);
-        slots[i] = (uint32_t)k + 1;
-    }
     kf_free(v->wslots);
     v->wslots = slots;
     v->nwslots = ns;
