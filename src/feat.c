@@ -144,34 +144,27 @@ static long lookup(const kf_vocab *v, const char *s, size_t n, uint32_t h, size_
     }
 }
 
-/* An open-addressing table of ns slots (a power of two) for n items, item k's hash found
- * stride bytes after item k-1's (in an array of hashes or of records): slot = k + 1, 0 empty.
- * NULL on ENOMEM. */
-static uint32_t *slots_for(size_t ns, const uint32_t *first_hash, size_t stride, size_t n)
+/* An open-addressing table (slot = item + 1, 0 empty) doubled, or 1,024 slots to start, for
+ * n items, item k's hash found stride bytes after item k-1's (in an array of hashes or of
+ * records). *slots is unchanged on ENOMEM. */
+static int grow_slots(uint32_t **slots, size_t *nslots, const uint32_t *first_hash, size_t stride,
+                      size_t n)
 {
-    uint32_t *slots = kf_calloc(ns, sizeof(*slots));
-    if (!slots)
-        return NULL;
+    size_t ns = *nslots ? *nslots * 2 : 1024;
+    uint32_t *t = kf_calloc(ns, sizeof(*t));
+    if (!t)
+        return KF_ENOMEM;
     for (size_t k = 0; k < n; k++) {
         uint32_t h;
         memcpy(&h, (const char *)first_hash + k * stride, sizeof(h));
         size_t i = h & (ns - 1);
-        while (slots[i])
+        while (t[i])
             i = (i + 1) & (ns - 1);
-        slots[i] = (uint32_t)k + 1;
+        t[i] = (uint32_t)k + 1;
     }
-    return slots;
-}
-
-static int rehash(kf_vocab *v)
-{
-    size_t ns = v->nslots * 2;
-    uint32_t *slots = slots_for(ns, v->hashes, sizeof(*v->hashes), v->n);
-    if (!slots)
-        return KF_ENOMEM;
-    kf_free(v->slots);
-    v->slots = slots;
-    v->nslots = ns;
+    kf_free(*slots);
+    *slots = t;
+    *nslots = ns;
     return KF_OK;
 }
 
@@ -183,7 +176,7 @@ static long insert(kf_vocab *v, const char *s, size_t n)
     if (id >= 0)
         return id;
     if ((v->n + 1) * 2 > v->nslots) {
-        if (rehash(v))
+        if (grow_slots(&v->slots, &v->nslots, v->hashes, sizeof(*v->hashes), v->n))
             return KF_ENOMEM;
         lookup(v, s, n, h, &slot);
     }
@@ -361,19 +354,6 @@ static long word_find(const kf_vocab *v, const char *w, size_t n, uint32_t h, si
     }
 }
 
-static int word_rehash(kf_vocab *v)
-{
-    size_t ns = v->nwslots ? v->nwslots * 2 : 1024;
-    uint32_t *slots =
-        slots_for(ns, v->words ? &v->words->hash : NULL, sizeof(*v->words), v->nwords);
-    if (!slots)
-        return KF_ENOMEM;
-    kf_free(v->wslots);
-    v->wslots = slots;
-    v->nwslots = ns;
-    return KF_OK;
-}
-
 /* Remembers a surface word of an added text. Best effort: a word left out (no memory) only
  * has its grams looked up one by one. */
 static void word_add(kf_vocab *v, const char *w, size_t n)
@@ -383,7 +363,8 @@ static void word_add(kf_vocab *v, const char *w, size_t n)
     if (v->nwslots && word_find(v, w, n, h, &slot) >= 0)
         return;
     if ((v->nwords + 1) * 2 > v->nwslots) {
-        if (word_rehash(v))
+        if (grow_slots(&v->wslots, &v->nwslots, v->words ? &v->words->hash : NULL,
+                       sizeof(*v->words), v->nwords))
             return;
         word_find(v, w, n, h, &slot);
     }
