@@ -212,6 +212,43 @@ static void wal_starts_over_under_load(void **state)
     kf_store_close(st);
 }
 
+/* A reader that keeps an old snapshot (a long report, say) holds the checkpoints back at its
+ * snapshot: every later pass copies nothing. That is not catching up, so the checkpointer does
+ * not leave the tail to the next write (it could not start the WAL over anyway); the RESTART
+ * past four times the threshold bounds the WAL. Once the reader ends, the tail's copy comes
+ * again. */
+static void pinned_reader_is_not_caught_up(void **state)
+{
+    (void)state;
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_store_row row = {
+        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    sqlite3 *r;
+    assert_int_equal(sqlite3_open(path, &r), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(r, "BEGIN; SELECT count(*) FROM messages;", NULL, NULL, NULL),
+                     SQLITE_OK); /* the read transaction stays open: its snapshot is pinned */
+    long t0 = kf_store_sqlite__tail_copies();
+    int i = 0;
+    int64_t seq;
+    /* past the threshold (8,192 frames of 4 KB and a header), then three passes or more */
+    while (file_size("-wal") < 8192L * 4120 * 11 / 10 && i < 2000000)
+        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+    for (int k = 0; k < 35; k++) {
+        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+        usleep(100000);
+    }
+    assert_int_equal(kf_store_sqlite__tail_copies(), t0);
+    assert_int_equal(sqlite3_exec(r, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(r);
+    for (int k = 0; k < 100 && kf_store_sqlite__tail_copies() == t0; k++) {
+        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+        usleep(50000);
+    }
+    assert_true(kf_store_sqlite__tail_copies() > t0);
+    kf_store_close(st);
+}
+
 /* Version 5: the store keeps a client id as given, twice if sent twice (the server is what
  * recognises resends), and a version-4 file loses its unique index on client ids. */
 static void client_ids_not_unique(void **state)
@@ -323,6 +360,7 @@ int main(void)
         cmocka_unit_test(tokens),
         cmocka_unit_test_setup_teardown(conversation, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpointed_while_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(pinned_reader_is_not_caught_up, setup, teardown),
         cmocka_unit_test_setup_teardown(wal_starts_over_under_load, setup, teardown),
         cmocka_unit_test_setup_teardown(client_ids_not_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_item_fails_alone, setup, teardown),
