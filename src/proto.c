@@ -519,10 +519,10 @@ static int splice_into(kf_buf *b, size_t headroom, const char *pre, size_t plen,
     return KF_OK;
 }
 
-/* The spliced frame in b (taken), or NULL with *rc: KF_EINVAL (not the layout), KF_ENOMEM. */
-static char *splice_take(kf_buf *b, int rc, size_t headroom, size_t *len, int *rcp)
+/* The spliced frame in b (taken) when rc is KF_OK; else b is freed and NULL returned (the
+ * caller tells KF_EINVAL, not the layout, from KF_ENOMEM by rc). */
+static char *splice_take(kf_buf *b, int rc, size_t headroom, size_t *len)
 {
-    *rcp = rc;
     if (rc != KF_OK) {
         kf_buf_cleanup(b);
         return NULL;
@@ -558,7 +558,7 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
             rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
         if (rc == KF_OK)
             rc = splice_into(&b, headroom, pre, plen, type, 0);
-        char *out = splice_take(&b, rc, headroom, len, &rc);
+        char *out = splice_take(&b, rc, headroom, len);
         if (rc != KF_EINVAL)
             return out;
     }
@@ -591,7 +591,7 @@ char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_
             rc = kf_buf_append(&b, stored, n);
         if (rc == KF_OK)
             rc = splice_into(&b, headroom, pre, plen, type, reply_to);
-        char *out = splice_take(&b, rc, headroom, len, &rc);
+        char *out = splice_take(&b, rc, headroom, len);
         if (rc != KF_EINVAL)
             return out;
     }
