@@ -66,6 +66,7 @@ static struct {
     char host[256], path[256];
     int port;
     int n_conns, ramp, json, loop; /* L_*: -1 until --loop or the mode decides */
+    int separate_acks;             /* hello without fold_acks: an ack before each reply */
     double rate, warmup_s, duration_s, touch_at_s, connect_s;
     long max_count;
     int pid;
@@ -356,7 +357,8 @@ static int write_next(conn *c)
     }
     if (c->hello_due) {
         c->hello_due = 0;
-        n = snprintf(p, 1200, "{\"v\":1,\"type\":\"hello\",\"lang\":\"auto\"}");
+        n = snprintf(p, 1200, "{\"v\":1,\"type\":\"hello\",\"lang\":\"auto\"%s}",
+                     opt.separate_acks ? "" : ",\"fold_acks\":true");
     } else if (c->sends_due > 0 && sending()) {
         const char *q = qs[(c->idx * 7919u + c->next_q++) % n_qs];
         c->sends_due--;
@@ -635,33 +637,34 @@ static void report(void)
         if (wmin < 0 || timeline[i] < wmin)
             wmin = timeline[i];
     if (opt.json) {
-        printf(
-            "{\"label\":\"%s\",\"conns\":%d,\"ready\":%d,\"mode\":\"%s\",\"rate\":%.0f,"
-            "\"secs\":%.3f,\"answered\":%ld,\"answered_per_s\":%.1f,\"p50_ms\":%.3f,"
-            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,"
-            "\"err_rate_limited\":%ld,\"err_internal\":%ld,\"err_other\":%ld,"
-            "\"conn_errors\":%d,\"closed_early\":%d,\"skipped\":%ld,"
-            "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
-            "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
-            "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld,"
-            "\"server_cpu_us\":%.1f,\"server_cores\":%.2f,\"gen_cpu_us\":%.1f,\"loop\":\"%s\"}\n",
-            opt.label ? opt.label : "", opt.n_conns, n_ready_max, opt.rate > 0 ? "rate" : "closed",
-            opt.rate, secs, answered, rate, pct(.5), pct(.99), pct(.999), pct(1), errors_frames,
-            err_rate_limited, err_internal, err_other, n_conn_errors, n_closed_early, skipped,
-            rss_idle_kb * mb, rss_conns_kb * mb, rss_load_kb * mb, hwm_kb * mb, per_conn_kb,
-            (double)max_gap_ns / 1e6, (double)max_gap_at_ns / 1e9,
-            (double)max_gap_after_touch_ns / 1e6, wmin, srv_us, srv_cores, gen_us,
-            loop_names[opt.loop]);
+        printf("{\"label\":\"%s\",\"conns\":%d,\"ready\":%d,\"mode\":\"%s\",\"rate\":%.0f,"
+               "\"secs\":%.3f,\"answered\":%ld,\"answered_per_s\":%.1f,\"p50_ms\":%.3f,"
+               "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld,"
+               "\"err_rate_limited\":%ld,\"err_internal\":%ld,\"err_other\":%ld,"
+               "\"conn_errors\":%d,\"closed_early\":%d,\"skipped\":%ld,"
+               "\"rss_idle_mb\":%.1f,\"rss_conns_mb\":%.1f,\"rss_load_mb\":%.1f,"
+               "\"hwm_mb\":%.1f,\"per_conn_kb\":%.2f,\"max_gap_ms\":%.3f,"
+               "\"max_gap_at_s\":%.3f,\"max_gap_after_touch_ms\":%.3f,\"min_100ms\":%ld,"
+               "\"server_cpu_us\":%.1f,\"server_cores\":%.2f,\"gen_cpu_us\":%.1f,\"loop\":\"%s\","
+               "\"acks\":\"%s\",\"ack_frames\":%ld}\n",
+               opt.label ? opt.label : "", opt.n_conns, n_ready_max,
+               opt.rate > 0 ? "rate" : "closed", opt.rate, secs, answered, rate, pct(.5), pct(.99),
+               pct(.999), pct(1), errors_frames, err_rate_limited, err_internal, err_other,
+               n_conn_errors, n_closed_early, skipped, rss_idle_kb * mb, rss_conns_kb * mb,
+               rss_load_kb * mb, hwm_kb * mb, per_conn_kb, (double)max_gap_ns / 1e6,
+               (double)max_gap_at_ns / 1e9, (double)max_gap_after_touch_ns / 1e6, wmin, srv_us,
+               srv_cores, gen_us, loop_names[opt.loop], opt.separate_acks ? "separate" : "folded",
+               acks);
     } else {
         printf("%s: %d connections (%s, %s loop), %.2f s: %ld answered, %.0f/s; round trip p50 "
                "%.3f ms, p99 %.3f ms, p999 %.3f ms, max %.3f ms\n",
                opt.label ? opt.label : "loadgen", opt.n_conns,
-               opt.rate > 0 ? "fixed rate" : "closed loop", loop_names[opt.loop], secs,
-               answered, rate, pct(.5), pct(.99), pct(.999), pct(1));
+               opt.rate > 0 ? "fixed rate" : "closed loop", loop_names[opt.loop], secs, answered,
+               rate, pct(.5), pct(.99), pct(.999), pct(1));
         printf("  errors: %ld frames (rate_limited %ld, internal %ld, other %ld), %d connect "
-               "errors, %d closed early, %ld sends skipped\n",
+               "errors, %d closed early, %ld sends skipped; %ld ack frames (acks %s)\n",
                errors_frames, err_rate_limited, err_internal, err_other, n_conn_errors,
-               n_closed_early, skipped);
+               n_closed_early, skipped, acks, opt.separate_acks ? "separate" : "folded");
         printf("  server RSS: idle %.1f MB, %d connections %.1f MB (%.2f KB each), after load "
                "%.1f MB, peak %.1f MB\n",
                rss_idle_kb * mb, opt.n_conns, rss_conns_kb * mb, per_conn_kb, rss_load_kb * mb,
@@ -683,11 +686,13 @@ static void usage(void)
             "usage: loadgen -u ws://127.0.0.1:PORT/ws -f QUESTIONS [-c CONNS] [-r RATE]\n"
             "               [-n COUNT] [-d SECS] [-w WARMUP_SECS] [-p SERVER_PID] [--ramp K]\n"
             "               [--touch FILE --touch-at SECS] [--label NAME] [--json]\n"
-            "               [--loop poll|uv|ev]\n"
+            "               [--loop poll|uv|ev] [--separate-acks]\n"
             "  -r 0 (default): closed loop, each connection sends its next question when\n"
             "  the reply arrives; -r RATE: RATE messages/s in all, spread over the connections.\n"
             "  --loop: lws's own poll() loop, libuv's or libev's (default: ev in a closed\n"
-            "  loop, uv at a fixed rate).\n");
+            "  loop, uv at a fixed rate).\n"
+            "  --separate-acks: hello without fold_acks, so each answer comes after an ack\n"
+            "  frame (docs/protocol.md); by default the answer carries the ack.\n");
     exit(2);
 }
 
@@ -716,13 +721,11 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {{"ramp", required_argument, NULL, 'R'},
-                                       {"touch", required_argument, NULL, 'T'},
-                                       {"touch-at", required_argument, NULL, 'A'},
-                                       {"label", required_argument, NULL, 'L'},
-                                       {"json", no_argument, NULL, 'J'},
-                                       {"loop", required_argument, NULL, 'P'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"ramp", required_argument, NULL, 'R'},     {"touch", required_argument, NULL, 'T'},
+        {"touch-at", required_argument, NULL, 'A'}, {"label", required_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'J'},           {"loop", required_argument, NULL, 'P'},
+        {"separate-acks", no_argument, NULL, 'S'},  {NULL, 0, NULL, 0}};
     struct lws_context_creation_info info;
     int c, rc = 0;
 
@@ -741,6 +744,7 @@ int main(int argc, char **argv)
         case 'A': opt.touch_at_s = atof(optarg); break;
         case 'L': opt.label = optarg; break;
         case 'J': opt.json = 1; break;
+        case 'S': opt.separate_acks = 1; break;
         case 'P':
             opt.loop = !strcmp(optarg, "poll") ? L_POLL
                        : !strcmp(optarg, "uv")   ? L_UV

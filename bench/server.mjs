@@ -4,7 +4,9 @@
 // and ratios. Every run is bounded (loadgen -d, plus its own hard limit).
 //
 // Environment: KEFU_DATA (../shared/data), KEFU_BUILD (build), BENCH_CONNS ("1000 10000"),
-// BENCH_TIME (seconds per run, 10), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer.
+// BENCH_TIME (seconds per run, 10), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer,
+// BENCH_ACKS=separate (an ack frame before each reply, as without hello's fold_acks; by default
+// both servers fold the ack into the reply, as the shipped widget asks: docs/protocol.md).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ const loadgen = path.join(root, 'bench', 'loadgen');
 const conns = (process.env.BENCH_CONNS || '1000 10000').split(/\s+/).filter(Boolean).map(Number);
 const secs = Number(process.env.BENCH_TIME || 10);
 const noPeer = process.env.KEFU_BENCH_NO_PEER === '1';
+const separateAcks = process.env.BENCH_ACKS === 'separate';
 const train = path.join(data, 'banking77', 'train.tsv');
 const test = path.join(data, 'banking77', 'test.tsv');
 
@@ -46,7 +49,7 @@ const startPeer = () => start('node', ['server.mjs', '--train', train], { cwd: p
 
 function load(s, label, n, extra = [], d = secs) {
   const args = ['-u', s.url, '-f', test, '-c', String(n), '-d', String(d), '-w', '2',
-    '-p', String(s.pid), '--label', label, '--json', ...extra];
+    '-p', String(s.pid), '--label', label, '--json', ...(separateAcks ? ['--separate-acks'] : []), ...extra];
   let out;
   try {
     out = execFileSync(loadgen, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 200000 });
@@ -55,6 +58,7 @@ function load(s, label, n, extra = [], d = secs) {
     throw e;
   }
   const r = JSON.parse(out.trim().split('\n').pop());
+  if (!separateAcks && r.ack_frames > 0) console.error(`bench: ${label} sent ${r.ack_frames} ack frames: it does not fold acks`);
   console.error(`bench: ${label} c=${n}${extra.length ? ' ' + extra.join(' ') : ''}: ${r.answered_per_s.toFixed(0)}/s p99 ${r.p99_ms} ms`);
   return r;
 }
@@ -115,7 +119,8 @@ if (results.kefu[n0]) {
 
 const f = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? '—' : Number(x).toFixed(d));
 console.log(`\nServer: bench/loadgen (C, lws client) on loopback; knowledge = BANKING77 train (77 entries),`);
-console.log(`questions = BANKING77 test; closed loop (next question when the reply arrives), ${secs} s per run`);
+console.log(`questions = BANKING77 test; closed loop (next question when the reply arrives), ${secs} s per run;`);
+console.log(separateAcks ? 'an ack frame before each reply (BENCH_ACKS=separate)' : 'acks folded into the replies (hello fold_acks, as the widget asks; BENCH_ACKS=separate for an ack frame before each)');
 console.log('system   conns   answered/s   p50_ms   p99_ms  p999_ms  errors  closed  rss_idle  rss_conns  kb/conn  rss_after  cpu_us/ans  cores  gen_us/ans');
 for (const n of conns) {
   for (const who of ['kefu', 'peer']) {

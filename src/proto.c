@@ -116,6 +116,10 @@ static int decode_fields(json_t *root, kf_in_frame *f, kf_proto_error *err)
             (rc = opt_str(root, "page", KF_PROTO_MAX_PAGE, &f->page, err)) ||
             (rc = opt_seq(root, "last_seq", &f->last_seq, err)))
             return rc;
+        v = json_object_get(root, "fold_acks");
+        if (v && !json_is_boolean(v))
+            return fail(err, KF_PE_BAD_FIELD, "'fold_acks' must be true or false");
+        f->fold_acks = v && json_is_true(v);
         if (f->lang && !strcmp(f->lang, "auto"))
             f->lang = NULL;
         if (f->lang && strcmp(f->lang, "zh") && strcmp(f->lang, "en"))
@@ -315,7 +319,7 @@ static int set_reply_to(kf_out *o, int64_t reply_to)
     return reply_to > 0 ? kf_out_set_int(o, "reply_to", reply_to) : KF_OK;
 }
 
-kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang)
+kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang, int fold_acks)
 {
     kf_out *o = out_new("welcome");
     if (!o)
@@ -323,6 +327,7 @@ kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang)
     int rc = kf_out_set_str(o, "token", token);
     rc = rc ? rc : set_bool(o, "resumed", resumed);
     rc = rc ? rc : kf_out_set_str(o, "lang", lang && *lang ? lang : NULL);
+    rc = rc ? rc : (fold_acks ? set_bool(o, "fold_acks", 1) : KF_OK);
     return finish(o, rc);
 }
 
@@ -496,11 +501,22 @@ static const char *splice_type(const json_t *obj)
     return t;
 }
 
+/* An id that jansson writes as it is, between quotes (no quote, backslash or control
+ * character; UTF-8 is passed through, as the dumps here do not ask for ASCII). */
+static int plain_string(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+            return 0;
+    return 1;
+}
+
 /* b holds headroom bytes, then at headroom + plen - tl the dump {"type":"T"...}: the prefix
- * goes over its first member, reply_to before its last byte. KF_EINVAL if the dump does not
- * start as expected (the caller takes the slow path), KF_ENOMEM. */
+ * goes over its first member, reply_to (if > 0) and id (if not NULL; plain_string) before its
+ * last byte. KF_EINVAL if the dump does not start as expected (the caller takes the slow
+ * path), KF_ENOMEM. */
 static int splice_into(kf_buf *b, size_t headroom, const char *pre, size_t plen, const char *type,
-                       int64_t reply_to)
+                       int64_t reply_to, const char *id)
 {
     size_t tl = strlen(type) + 10; /* {"type":"T" */
     if (b->len < headroom + plen + 1)
@@ -510,13 +526,21 @@ static int splice_into(kf_buf *b, size_t headroom, const char *pre, size_t plen,
         d[tl - 1] != '"' || (d[tl] != ',' && d[tl] != '}') || b->data[b->len - 1] != '}')
         return KF_EINVAL;
     memcpy(b->data + headroom, pre, plen);
+    if (reply_to <= 0 && !id)
+        return KF_OK;
+    b->len--; /* the closing brace */
+    int rc = KF_OK;
     if (reply_to > 0) {
         char r[40];
-        int n = snprintf(r, sizeof(r), ",\"reply_to\":%lld}", (long long)reply_to);
-        b->len--; /* the closing brace */
-        return kf_buf_append(b, r, (size_t)n);
+        int n = snprintf(r, sizeof(r), ",\"reply_to\":%lld", (long long)reply_to);
+        rc = kf_buf_append(b, r, (size_t)n);
     }
-    return KF_OK;
+    if (id) {
+        rc = rc ? rc : kf_buf_append(b, ",\"id\":\"", 7);
+        rc = rc ? rc : kf_buf_append(b, id, strlen(id));
+        rc = rc ? rc : kf_buf_append(b, "\"", 1);
+    }
+    return rc ? rc : kf_buf_append(b, "}", 1);
 }
 
 /* The spliced frame in b (taken) when rc is KF_OK; else b is freed and NULL returned (the
@@ -557,7 +581,7 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
             json_dump_callback(o->obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
             rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
         if (rc == KF_OK)
-            rc = splice_into(&b, headroom, pre, plen, type, 0);
+            rc = splice_into(&b, headroom, pre, plen, type, 0, NULL);
         char *out = splice_take(&b, rc, headroom, len);
         if (rc != KF_EINVAL)
             return out;
@@ -576,27 +600,31 @@ char *kf_out_dump_stored(const kf_out *o)
 }
 
 char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
-                              size_t headroom, size_t *len)
+                              const char *id, size_t headroom, size_t *len)
 {
     const char *type = splice_type(o->obj);
     char pre[96];
-    size_t plen =
-        type && !json_object_get(o->obj, "reply_to") ? wire_prefix(pre, sizeof(pre), type, seq) : 0;
+    size_t plen = type && !json_object_get(o->obj, "reply_to") &&
+                          !(id && (json_object_get(o->obj, "id") || !plain_string(id)))
+                      ? wire_prefix(pre, sizeof(pre), type, seq)
+                      : 0;
     if (plen && stored) {
         kf_buf b;
         kf_buf_init(&b);
         size_t n = strlen(stored);
-        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), n + 40);
+        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10),
+                              n + 40 + (id ? strlen(id) + 8 : 0));
         if (rc == KF_OK)
             rc = kf_buf_append(&b, stored, n);
         if (rc == KF_OK)
-            rc = splice_into(&b, headroom, pre, plen, type, reply_to);
+            rc = splice_into(&b, headroom, pre, plen, type, reply_to, id);
         char *out = splice_take(&b, rc, headroom, len);
         if (rc != KF_EINVAL)
             return out;
     }
-    /* the slow path: o itself gets reply_to */
-    if (reply_to > 0 && kf_out_set_int(o, "reply_to", reply_to) != KF_OK)
+    /* the slow path: o itself gets reply_to and id */
+    if ((reply_to > 0 && kf_out_set_int(o, "reply_to", reply_to) != KF_OK) ||
+        (id && kf_out_set_str(o, "id", id) != KF_OK))
         return NULL;
     return kf_out_dump(o, seq, headroom, len);
 }

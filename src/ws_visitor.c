@@ -56,6 +56,7 @@ typedef struct kf_ws_visitor_pss {
     int have_conv;
     kf_conv conv;
     kf_lang lang;     /* from hello; KF_LANG_NONE: detect per message */
+    int fold_acks;    /* from hello: a reply sent at once acknowledges its message too */
     int desk_changed; /* a case was opened: run the desk after the commit */
     /* replay cursor: frames (replay_after, replay_until] still to send from the store */
     int64_t replay_after, replay_until;
@@ -544,15 +545,20 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
         return;
     }
     p->conv.last_seq = seqs[n - 1];
-    kf_out *ack = kf_proto_ack(client_id, of);
-    if (ack)
-        send_conv_frame(p, ack, seqs[0]);
-    kf_out_free(ack);
+    /* Folded (docs/protocol.md): the reply carries the frame's id, its reply_to is the seq the
+     * ack would give; a replay still sends both, the visitor's frame as an ack. */
+    int fold = p->fold_acks && reply;
+    if (!fold) {
+        kf_out *ack = kf_proto_ack(client_id, of);
+        if (ack)
+            send_conv_frame(p, ack, seqs[0]);
+        kf_out_free(ack);
+    }
     if (reply) {
         size_t len = 0;
-        char *buf = replaying(p)
-                        ? NULL
-                        : kf_out_dump_from_stored(reply, stored, seqs[1], seqs[0], LWS_PRE, &len);
+        char *buf = replaying(p) ? NULL
+                                 : kf_out_dump_from_stored(reply, stored, seqs[1], seqs[0],
+                                                           fold ? client_id : NULL, LWS_PRE, &len);
         send_conv_bytes(p, buf, len, seqs[1]);
     }
 }
@@ -784,6 +790,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
         return;
     }
     p->lang = f->lang ? kf_lang_parse(f->lang) : KF_LANG_NONE;
+    p->fold_acks = f->fold_acks;
     if (f->token && kf_store_token_valid(f->token)) {
         int rc = kf_store_conv_find(s->store, f->token, &p->conv);
         if (rc == KF_OK) {
@@ -811,7 +818,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=%s last_seq=%lld", (unsigned long long)p->id,
            (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
     kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
-    kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang);
+    kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang, p->fold_acks);
     if (!w || enqueue_out(p, w, p->conv.last_seq)) {
         kf_out_free(w);
         return;

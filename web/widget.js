@@ -210,7 +210,8 @@
     setStatus(attempts ? T.reconnecting : T.connecting, attempts ? 'warn' : '');
     try { ws = new WebSocket(wsUrl.href, 'kefu.visitor.v1'); } catch (e) { ws = null; retry(); return; }
     ws.onopen = function () {
-      var hello = { v: 1, type: 'hello', lang: 'auto', page: location.pathname.slice(0, 1000) };
+      // fold_acks: a reply sent at once acknowledges the message too (docs/protocol.md)
+      var hello = { v: 1, type: 'hello', lang: 'auto', page: location.pathname.slice(0, 1000), fold_acks: true };
       if (token) { hello.token = token; hello.last_seq = lastSeq; }
       ws.send(JSON.stringify(hello));
     };
@@ -519,6 +520,16 @@
       persist();
       scroll();
       return;
+    }
+    // A folded ack: this reply carries the id of the message it answers, whose seq is reply_to.
+    if (f.id && typeof f.reply_to === 'number' && !f.replay) {
+      var asked = history.filter(function (x) { return x.local && x.id === f.id && !x.seq; })[0];
+      if (asked) {
+        asked.seq = f.reply_to;
+        seen[f.reply_to] = true;
+        if (asked.node) { asked.node.classList.remove('pending'); asked.node.dataset.seq = f.reply_to; }
+      }
+      delete f.id;
     }
     typing.hidden = true;
     var replayed = f.replay;

@@ -1,7 +1,8 @@
 // The server-benchmark peer: what a team would otherwise build, a Node.js `ws` server that
 // answers kefu's visitor frames (docs/protocol.md: hello → welcome, message → ack + answer or
-// fallback) with nlp.js trained on the same knowledge (text<TAB>label lines, one intent per
-// label), so bench/loadgen measures kefu and this peer the same way.
+// fallback, or with hello's fold_acks the answer or fallback carrying the ack) with nlp.js
+// trained on the same knowledge (text<TAB>label lines, one intent per label), so
+// bench/loadgen measures kefu and this peer the same way.
 //
 //   node server.mjs --train TRAIN.tsv [--port 0] [--threshold T]
 //
@@ -63,7 +64,7 @@ const wss = new WebSocketServer({
 const send = (ws, obj) => ws.send(JSON.stringify({ v: 1, ...obj }));
 
 wss.on('connection', (ws) => {
-  const st = { token: null, seq: 0 };
+  const st = { token: null, seq: 0, fold: false };
   ws.on('message', async (data, isBinary) => {
     let f;
     try {
@@ -80,7 +81,8 @@ wss.on('connection', (ws) => {
         return;
       }
       st.token = randomBytes(16).toString('hex');
-      send(ws, { type: 'welcome', seq: st.seq, token: st.token, resumed: false, lang: 'en' });
+      st.fold = f.fold_acks === true; // the reply carries the ack, as kefu does (docs/protocol.md)
+      send(ws, { type: 'welcome', seq: st.seq, token: st.token, resumed: false, lang: 'en', ...(st.fold ? { fold_acks: true } : {}) });
     } else if (!st.token) {
       send(ws, { type: 'error', seq: st.seq, code: 'out_of_order', message: 'send hello first', id: f.id });
     } else if (f.type === 'message') {
@@ -90,13 +92,14 @@ wss.on('connection', (ws) => {
       }
       const seq = ++st.seq;
       const reply = ++st.seq;
-      send(ws, { type: 'ack', seq, of: 'message', ...(f.id ? { id: f.id } : {}) });
+      if (!st.fold) send(ws, { type: 'ack', seq, of: 'message', ...(f.id ? { id: f.id } : {}) });
+      const id = st.fold && f.id ? { id: f.id } : {};
       const r = await manager.process('en', f.text);
       if (ws.readyState !== ws.OPEN) return;
       if (r.intent === 'None' || !(r.score >= threshold)) {
-        send(ws, { type: 'fallback', seq: reply, text: 'Sorry, I did not understand. Could you say it another way?', reply_to: seq });
+        send(ws, { type: 'fallback', seq: reply, text: 'Sorry, I did not understand. Could you say it another way?', reply_to: seq, ...id });
       } else {
-        send(ws, { type: 'answer', seq: reply, entry: r.intent, text: answerOf(r.intent), lang: 'en', prompts: [], confidence: r.score, reply_to: seq });
+        send(ws, { type: 'answer', seq: reply, entry: r.intent, text: answerOf(r.intent), lang: 'en', prompts: [], confidence: r.score, reply_to: seq, ...id });
       }
     }
   });

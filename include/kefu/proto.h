@@ -73,6 +73,7 @@ typedef struct kf_in_frame {
     const char *lang; /* "zh", "en" or NULL (detect) */
     const char *page;
     int64_t last_seq; /* -1 when absent */
+    int fold_acks;    /* "fold_acks": true (docs/protocol.md) */
     /* message */
     const char *text;
     size_t text_len;
@@ -118,8 +119,9 @@ typedef struct kf_proto_option {
 
 /* Each constructor returns a new frame (kf_out_free it) or NULL on ENOMEM. reply_to is the
  * seq of the visitor frame being answered (0: omitted). Strings are copied. */
-/* welcome: dump it with the conversation's latest seq. */
-kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang);
+/* welcome: dump it with the conversation's latest seq. fold_acks: the hello asked for folded
+ * acks, and gets "fold_acks": true back. */
+kf_out *kf_proto_welcome(const char *token, int resumed, const char *lang, int fold_acks);
 kf_out *kf_proto_ack(const char *id, const char *of);
 kf_out *kf_proto_answer(const char *entry, const char *text, const char *lang, int lang_fallback,
                         const kf_proto_option *prompts, size_t n_prompts, double confidence,
@@ -144,12 +146,14 @@ const char *kf_out_type(const kf_out *o);
 char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len);
 /* Serialises without seq, for the store. kf_malloc'd string or NULL. */
 char *kf_out_dump_stored(const kf_out *o);
-/* kf_out_dump of o with reply_to (if > 0) added, made from stored without encoding o again:
- * stored must be o's kf_out_dump_stored (it is trusted: its bytes are what is sent). When
- * stored cannot be used (NULL, or a frame not made by this module), o itself gets reply_to and
- * is dumped; either way o is not to be sent again afterwards. */
+/* kf_out_dump of o with reply_to (if > 0) and then id (if not NULL: the id of the visitor's
+ * frame, when the reply also acknowledges it) added, made from stored without encoding o
+ * again: stored must be o's kf_out_dump_stored (it is trusted: its bytes are what is sent).
+ * When stored cannot be used (NULL, or a frame not made by this module) or id needs escaping,
+ * o itself gets reply_to and id and is dumped; either way o is not to be sent again
+ * afterwards. */
 char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
-                              size_t headroom, size_t *len);
+                              const char *id, size_t headroom, size_t *len);
 /* A stored frame (from kf_out_dump_stored) made ready to send again, with its seq, its
  * reply_to (if > 0) and "replay": true, in the layout of kf_out_dump. NULL if stored is not a
  * JSON object, or ENOMEM. */

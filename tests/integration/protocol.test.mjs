@@ -123,6 +123,43 @@ test('feedback by seq and by entry is acknowledged and stored; typing is accepte
   c.close();
 }));
 
+test('fold_acks: a reply sent at once carries its message\'s id in place of an ack; other frames keep theirs; a replay sends both', () => withServer({ set: SETS }, async (s) => {
+  const [c, w] = await s.visitor({ lang: 'zh', fold_acks: true });
+  assert.equal(w.fold_acks, true);
+  const noAck = () => assert.deepEqual(c.frames.filter((f) => f.type === 'ack'), []);
+  c.send({ type: 'message', text: '我想退货', id: 'm1' });
+  const a = await c.next(); // the very next frame: no ack before it
+  assert.equal(a.type, 'answer');
+  assert.deepEqual([a.seq, a.reply_to, a.id, a.entry], [2, 1, 'm1', 'return-policy']);
+  c.send({ type: 'choose', entry: 'refund-progress', id: 'ch1' });
+  const b = await c.next();
+  assert.deepEqual([b.type, b.seq, b.reply_to, b.id, b.entry], ['answer', 4, 3, 'ch1', 'refund-progress']);
+  c.send({ type: 'message', text: '我要转人工', id: 'm2' });
+  const h = await c.next();
+  assert.deepEqual([h.type, h.seq, h.reply_to, h.id, h.reason], ['handoff', 6, 5, 'm2', 'asked']);
+  noAck();
+  // queued for a person: the bot does not reply, so the message gets its ack
+  c.send({ type: 'message', text: '人呢', id: 'm3' });
+  assert.deepEqual(await c.next('ack'), { v: 1, type: 'ack', seq: 7, of: 'message', id: 'm3' });
+  // a resend, feedback: acks as without fold_acks
+  c.send({ type: 'message', text: '我想退货', id: 'm1' });
+  assert.deepEqual(await c.next('ack'), { v: 1, type: 'ack', seq: 1, of: 'message', id: 'm1', duplicate: 1 });
+  c.send({ type: 'feedback', id: 'f1', seq: 2, helpful: true });
+  assert.deepEqual(await c.next('ack'), { v: 1, type: 'ack', seq: 8, of: 'feedback', id: 'f1' });
+  assert.deepEqual(c.frames.filter((f) => f.reply_to), []); // nothing answered m3 or the resend
+  c.close();
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '5'); // m1, ch1, m2, m3, f1
+  // the replay: each visitor frame as an ack carrying what was sent, each reply as stored
+  const [c2, w2] = await s.visitor({ token: w.token, last_seq: 0, fold_acks: true });
+  assert.equal(w2.resumed, true);
+  const got = [];
+  for (let i = 0; i < 8; i++) got.push(await c2.next((f) => f.replay));
+  assert.deepEqual(got.map((f) => [f.seq, f.type]), [[1, 'ack'], [2, 'answer'], [3, 'ack'], [4, 'answer'],
+    [5, 'ack'], [6, 'handoff'], [7, 'ack'], [8, 'ack']]);
+  assert.deepEqual([got[0].id, got[0].text, got[1].reply_to, got[1].id], ['m1', '我想退货', 1, undefined]);
+  c2.close();
+}));
+
 test('a resent message (same id) is acknowledged again, not answered twice', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor();
   const { ack } = await c.ask('我想退货', 'same');

@@ -57,6 +57,7 @@ static void decode_errors(void **state)
     assert_string_equal(ERR("{\"type\":\"hello\",\"lang\":\"fr\"}"), KF_PE_BAD_FIELD);
     assert_string_equal(ERR("{\"type\":\"hello\",\"last_seq\":-1}"), KF_PE_BAD_FIELD);
     assert_string_equal(ERR("{\"type\":\"hello\",\"last_seq\":1.5}"), KF_PE_BAD_FIELD);
+    assert_string_equal(ERR("{\"type\":\"hello\",\"fold_acks\":1}"), KF_PE_BAD_FIELD);
     assert_string_equal(ERR("{\"type\":\"typing\",\"active\":\"y\"}"), KF_PE_BAD_FIELD);
     char longid[200];
     snprintf(longid, sizeof(longid), "{\"type\":\"typing\",\"id\":\"%0100d\"}", 0);
@@ -82,6 +83,15 @@ static void decode_frames(void **state)
     assert_int_equal(kf_proto_decode(h2, strlen(h2), &f, &err), KF_OK);
     assert_null(f.lang);
     assert_int_equal(f.last_seq, -1);
+    assert_int_equal(f.fold_acks, 0);
+    kf_in_frame_cleanup(&f);
+    const char *h3 = "{\"type\":\"hello\",\"fold_acks\":true}";
+    assert_int_equal(kf_proto_decode(h3, strlen(h3), &f, &err), KF_OK);
+    assert_int_equal(f.fold_acks, 1);
+    kf_in_frame_cleanup(&f);
+    const char *h4 = "{\"type\":\"hello\",\"fold_acks\":false}";
+    assert_int_equal(kf_proto_decode(h4, strlen(h4), &f, &err), KF_OK);
+    assert_int_equal(f.fold_acks, 0);
     kf_in_frame_cleanup(&f);
     const char *m = "{\"type\":\"message\",\"text\":\"退货\",\"id\":\"m1\"}";
     assert_int_equal(kf_proto_decode(m, strlen(m), &f, &err), KF_OK);
@@ -175,7 +185,8 @@ static void encode_spliced(void **state)
         kf_proto_ack("id \"1\" 号", "message"),
         kf_proto_ack(NULL, "feedback"),
         kf_proto_err_frame(KF_PE_RATE_LIMITED, "slow", "x"),
-        kf_proto_welcome("tok", 1, "en"),
+        kf_proto_welcome("tok", 1, "en", 0),
+        kf_proto_welcome("tok", 0, NULL, 1),
     };
     for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
         kf_out *o = frames[i];
@@ -189,7 +200,21 @@ static void encode_spliced(void **state)
         kf_free(want);
         kf_free(got);
         want = rebuilt(stored, 1234567890123, 1234567890122);
-        got = kf_out_dump_from_stored(o, stored, 1234567890123, 1234567890122, 8, &len);
+        got = kf_out_dump_from_stored(o, stored, 1234567890123, 1234567890122, NULL, 8, &len);
+        assert_string_equal(got + 8, want);
+        assert_int_equal(len, strlen(want));
+        kf_free(want);
+        kf_free(got);
+        /* folded ack: the visitor frame's id after reply_to (replies have no id of their own) */
+        if (strstr(stored, "\"id\":")) {
+            kf_free(stored);
+            kf_out_free(o);
+            continue;
+        }
+        want = rebuilt(stored, 12, 11);
+        want = kf_realloc(want, strlen(want) + 32);
+        strcpy(want + strlen(want) - 1, ",\"id\":\"m-1 号\"}");
+        got = kf_out_dump_from_stored(o, stored, 12, 11, "m-1 号", 8, &len);
         assert_string_equal(got + 8, want);
         assert_int_equal(len, strlen(want));
         kf_free(want);
@@ -197,6 +222,35 @@ static void encode_spliced(void **state)
         kf_free(stored);
         kf_out_free(o);
     }
+    /* an id to escape takes the copy's path, with jansson's escapes; so does no reply_to */
+    static const struct {
+        const char *id, *want;
+    } ids[] = {
+        {"a\"b", "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"w\",\"reply_to\":2,"
+                 "\"id\":\"a\\\"b\"}"},
+        {"t\t\\", "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"w\",\"reply_to\":2,"
+                  "\"id\":\"t\\t\\\\\"}"},
+        {"plain", "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"w\",\"reply_to\":2,"
+                  "\"id\":\"plain\"}"},
+    };
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        kf_out *w = kf_proto_fallback("w", 0);
+        size_t n = 0;
+        char *g = kf_out_dump_from_stored(w, "{\"type\":\"fallback\",\"text\":\"w\"}", 3, 2,
+                                          ids[i].id, 0, &n);
+        assert_string_equal(g, ids[i].want);
+        assert_int_equal(n, strlen(ids[i].want));
+        kf_free(g);
+        kf_out_free(w);
+    }
+    kf_out *w = kf_proto_fallback("w", 0);
+    size_t wn = 0;
+    char *wg =
+        kf_out_dump_from_stored(w, "{\"type\":\"fallback\",\"text\":\"w\"}", 3, 0, "x", 0, &wn);
+    assert_string_equal(wg,
+                        "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"w\",\"id\":\"x\"}");
+    kf_free(wg);
+    kf_out_free(w);
     /* not the layout: the copy's path, with the same result as before the splice */
     kf_out *o = kf_proto_fallback("x", 0);
     assert_int_equal(kf_out_set_int(o, "v", 9), KF_OK);
@@ -204,19 +258,19 @@ static void encode_spliced(void **state)
     char *got = kf_out_dump(o, 3, 0, &len);
     assert_string_equal(got, "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"x\"}");
     kf_free(got);
-    got = kf_out_dump_from_stored(o, "{\"type\":\"fallback\",\"text\":\"x\"}", 3, 2, 0, &len);
+    got = kf_out_dump_from_stored(o, "{\"type\":\"fallback\",\"text\":\"x\"}", 3, 2, NULL, 0, &len);
     assert_string_equal(got,
                         "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"x\",\"reply_to\":2}");
     kf_free(got);
     kf_out_free(o);
     o = kf_proto_fallback("y", 0);
-    got = kf_out_dump_from_stored(o, NULL, 3, 2, 0, &len); /* no stored text */
+    got = kf_out_dump_from_stored(o, NULL, 3, 2, NULL, 0, &len); /* no stored text */
     assert_string_equal(got,
                         "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"y\",\"reply_to\":2}");
     kf_free(got);
     kf_out_free(o);
     o = kf_proto_fallback("z", 0);
-    got = kf_out_dump_from_stored(o, "[1]", 3, 0, 0, &len); /* not its dump */
+    got = kf_out_dump_from_stored(o, "[1]", 3, 0, NULL, 0, &len); /* not its dump */
     assert_string_equal(got, "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"z\"}");
     kf_free(got);
     kf_out_free(o);
@@ -309,7 +363,7 @@ static void encoder_out_of_memory(void **state)
     for (k = 0; k < 1000 && !buf; k++) {
         fail_in = k;
         kf_mem_set_fail_hook(fail_nth);
-        buf = kf_out_dump_from_stored(o, stored, 10, 9, 16, &len);
+        buf = kf_out_dump_from_stored(o, stored, 10, 9, "m9", 16, &len);
         kf_mem_set_fail_hook(NULL);
         if (!buf)
             assert_int_equal(kf_mem_in_use(), base);
@@ -317,7 +371,8 @@ static void encoder_out_of_memory(void **state)
     assert_non_null(buf);
     assert_true(k > 1); /* one allocation, of the size needed, and it failed once */
     assert_int_equal(len, strlen(buf + 16));
-    assert_string_equal(buf + 16 + len - strlen(",\"reply_to\":9}"), ",\"reply_to\":9}");
+    assert_string_equal(buf + 16 + len - strlen(",\"reply_to\":9,\"id\":\"m9\"}"),
+                        ",\"reply_to\":9,\"id\":\"m9\"}");
     assert_non_null(strstr(buf + 16, text));
     kf_free(buf);
     kf_free(stored);
