@@ -183,11 +183,13 @@ static int metrics(kf_server *s, kf_buf *b)
                         "kefu_reloads_total{result=\"failed\"} %llu\n"
                         "# HELP kefu_knowledge_entries FAQ entries in the serving snapshot.\n"
                         "# TYPE kefu_knowledge_entries gauge\nkefu_knowledge_entries %zu\n"
+                        "# HELP kefu_answer_cache_entries Answers kept encoded for that snapshot.\n"
+                        "# TYPE kefu_answer_cache_entries gauge\nkefu_answer_cache_entries %zu\n"
                         "# HELP kefu_errors_total Error frames sent, by code.\n"
                         "# TYPE kefu_errors_total counter\n",
                         m->lat_sum, (unsigned long long)m->lat_count,
                         (unsigned long long)m->reloads_ok, (unsigned long long)m->reloads_failed,
-                        kf_engine_kb(s->engine)->n_entries);
+                        kf_engine_kb(s->engine)->n_entries, s->answers.n);
     for (int i = 0; i < KF_N_ERROR_CODES; i++)
         rc |= kf_buf_printf(b, "kefu_errors_total{code=\"%s\"} %llu\n", kf_server__error_codes[i],
                             (unsigned long long)m->errors[i]);

@@ -14,7 +14,9 @@
 #include "kefu/util.h"
 
 struct kf_out {
-    json_t *obj;
+    json_t *obj;   /* NULL: the frame is only its encoded text (kf_out_encoded) */
+    char *text;    /* then its stored form, as kf_out_dump_stored gives it */
+    char type[24]; /* and its type */
 };
 
 static void *j_malloc(size_t n)
@@ -249,7 +251,7 @@ static kf_out *out_new(const char *type)
     kf_out *o = kf_malloc(sizeof(*o));
     if (!o)
         return NULL;
-    o->obj = json_object();
+    *o = (kf_out){.obj = json_object()};
     if (!o->obj || json_object_set_new(o->obj, "type", json_string(type))) {
         json_decref(o->obj);
         kf_free(o);
@@ -258,21 +260,59 @@ static kf_out *out_new(const char *type)
     return o;
 }
 
+kf_out *kf_out_encoded(const char *type, char *text)
+{
+    kf_out *o = NULL;
+    if (text && strlen(type) < sizeof(o->type) && (o = kf_malloc(sizeof(*o)))) {
+        *o = (kf_out){.text = text};
+        memcpy(o->type, type, strlen(type) + 1);
+        return o;
+    }
+    kf_free(text);
+    return NULL;
+}
+
+/* An encoded frame becomes an object, for a setter (rare: the answer to a message whose store
+ * failed gets "unsaved"). */
+static int materialize(kf_out *o)
+{
+    if (o->obj)
+        return KF_OK;
+    json_t *j = json_loads(o->text, 0, NULL);
+    if (!json_is_object(j)) { /* its own dump: only memory can fail */
+        json_decref(j);
+        return KF_ENOMEM;
+    }
+    o->obj = j;
+    kf_free(o->text);
+    o->text = NULL;
+    return KF_OK;
+}
+
+/* A new reference to the frame's object; an encoded frame's is parsed again. NULL: ENOMEM. */
+static json_t *obj_ref(const kf_out *o)
+{
+    return o->obj ? json_incref(o->obj) : json_loads(o->text, 0, NULL);
+}
+
 void kf_out_free(kf_out *o)
 {
     if (!o)
         return;
     json_decref(o->obj);
+    kf_free(o->text);
     kf_free(o);
 }
 
 const char *kf_out_type(const kf_out *o)
 {
-    return json_string_value(json_object_get(o->obj, "type"));
+    return o->obj ? json_string_value(json_object_get(o->obj, "type")) : o->type;
 }
 
 int kf_out_set_int(kf_out *o, const char *key, int64_t v)
 {
+    if (materialize(o))
+        return KF_ENOMEM;
     return json_object_set_new(o->obj, key, json_integer((json_int_t)v)) ? KF_ENOMEM : KF_OK;
 }
 
@@ -280,6 +320,8 @@ int kf_out_set_str(kf_out *o, const char *key, const char *v)
 {
     if (!v)
         return KF_OK;
+    if (materialize(o))
+        return KF_ENOMEM;
     /* json_string refuses invalid UTF-8: a knowledge file is validated at load, so this can
      * only be an allocation failure. */
     return json_object_set_new(o->obj, key, json_string(v)) ? KF_ENOMEM : KF_OK;
@@ -287,6 +329,8 @@ int kf_out_set_str(kf_out *o, const char *key, const char *v)
 
 static int set_bool(kf_out *o, const char *key, int v)
 {
+    if (materialize(o))
+        return KF_ENOMEM;
     return json_object_set_new(o->obj, key, json_boolean(v)) ? KF_ENOMEM : KF_OK;
 }
 
@@ -341,6 +385,52 @@ kf_out *kf_proto_ack(const char *id, const char *of)
     return finish(o, rc);
 }
 
+static double round_confidence(double c)
+{
+    return (double)(int)(c * 1000 + 0.5) / 1000;
+}
+
+#define CONF_KEY ",\"confidence\":"
+
+char *kf_proto_answer_head(const kf_out *answer, size_t *len)
+{
+    const char *t = kf_out_type(answer);
+    char *s = t && !strcmp(t, "answer") ? kf_out_dump_stored(answer) : NULL;
+    char *k = NULL;
+    for (char *f = s; f && (f = strstr(f, CONF_KEY)); f++)
+        k = f;
+    /* the last member: digits, '.', an exponent, then the closing brace */
+    size_t n = k ? strspn(k + strlen(CONF_KEY), "0123456789.eE+-") : 0;
+    if (!k || !n || strcmp(k + strlen(CONF_KEY) + n, "}") != 0) {
+        kf_free(s);
+        return NULL;
+    }
+    *k = 0;
+    *len = (size_t)(k - s);
+    return s;
+}
+
+kf_out *kf_proto_answer_with(const char *head, size_t len, double confidence)
+{
+    char num[64];
+    json_t *r = json_real(round_confidence(confidence));
+    size_t n =
+        r ? json_dumpb(r, num, sizeof(num), JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(6))
+          : 0;
+    json_decref(r);
+    if (!n || n >= sizeof(num))
+        return NULL;
+    size_t kl = strlen(CONF_KEY);
+    char *text = kf_malloc(len + kl + n + 2);
+    if (!text)
+        return NULL;
+    memcpy(text, head, len);
+    memcpy(text + len, CONF_KEY, kl);
+    memcpy(text + len + kl, num, n);
+    memcpy(text + len + kl + n, "}", 2);
+    return kf_out_encoded("answer", text);
+}
+
 kf_out *kf_proto_answer(const char *entry, const char *text, const char *lang, int lang_fallback,
                         const kf_proto_option *prompts, size_t n_prompts, double confidence,
                         int64_t reply_to)
@@ -354,8 +444,7 @@ kf_out *kf_proto_answer(const char *entry, const char *text, const char *lang, i
     rc = rc ? rc : (lang_fallback ? set_bool(o, "lang_fallback", 1) : KF_OK);
     rc = rc ? rc : set_options(o, "prompts", prompts, n_prompts);
     rc = rc ? rc
-            : (json_object_set_new(o->obj, "confidence",
-                                   json_real((double)(int)(confidence * 1000 + 0.5) / 1000))
+            : (json_object_set_new(o->obj, "confidence", json_real(round_confidence(confidence)))
                    ? KF_ENOMEM
                    : KF_OK);
     rc = rc ? rc : set_reply_to(o, reply_to);
@@ -489,16 +578,38 @@ static size_t wire_prefix(char *pre, size_t cap, const char *type, int64_t seq)
 
 /* The type of a frame whose dump can be spliced: a plain name (no escapes in its JSON), and
  * no field that with_seq would move or drop. NULL otherwise. */
-static const char *splice_type(const json_t *obj)
+static const char *plain_type(const char *t)
 {
-    const char *t = json_string_value(json_object_get(obj, "type"));
-    if (!t || !*t || strlen(t) > 32 || json_object_get(obj, "v") || json_object_get(obj, "seq") ||
-        json_object_get(obj, "replay"))
+    if (!t || !*t || strlen(t) > 32)
         return NULL;
     for (const char *c = t; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || *c == '_'))
             return NULL;
     return t;
+}
+
+static const char *splice_type(const json_t *obj)
+{
+    if (json_object_get(obj, "v") || json_object_get(obj, "seq") || json_object_get(obj, "replay"))
+        return NULL;
+    return plain_type(json_string_value(json_object_get(obj, "type")));
+}
+
+/* What decides whether o's stored text can be spliced: its type (NULL: it cannot), and whether
+ * it has reply_to or id already. An encoded frame's text is searched for the keys (a key's
+ * name inside a string is escaped, \"seq\": so only a real key matches). */
+static const char *out_splice_type(const kf_out *o, int *has_reply_to, int *has_id)
+{
+    if (o->obj) {
+        *has_reply_to = json_object_get(o->obj, "reply_to") != NULL;
+        *has_id = json_object_get(o->obj, "id") != NULL;
+        return splice_type(o->obj);
+    }
+    *has_reply_to = strstr(o->text, "\"reply_to\":") != NULL;
+    *has_id = strstr(o->text, "\"id\":") != NULL;
+    if (strstr(o->text, "\"v\":") || strstr(o->text, "\"seq\":") || strstr(o->text, "\"replay\":"))
+        return NULL;
+    return plain_type(o->type);
 }
 
 /* An id that jansson writes as it is, between quotes (no quote, backslash or control
@@ -568,15 +679,37 @@ static int buf_headroom(kf_buf *b, size_t headroom, size_t room)
     return rc;
 }
 
+/* The wire form spliced from a stored text (see wire_prefix); *rc KF_EINVAL when it does not
+ * have the layout (the caller takes the slow path). */
+static char *splice_text(const char *type, const char *pre, size_t plen, const char *stored,
+                         int64_t reply_to, const char *id, size_t headroom, size_t *len, int *rc)
+{
+    kf_buf b;
+    kf_buf_init(&b);
+    size_t n = strlen(stored);
+    *rc =
+        buf_headroom(&b, headroom + plen - (strlen(type) + 10), n + 40 + (id ? strlen(id) + 8 : 0));
+    if (*rc == KF_OK)
+        *rc = kf_buf_append(&b, stored, n);
+    if (*rc == KF_OK)
+        *rc = splice_into(&b, headroom, pre, plen, type, reply_to, id);
+    return splice_take(&b, *rc, headroom, len);
+}
+
 char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 {
-    const char *type = splice_type(o->obj);
+    int has_reply_to, has_id, rc;
+    const char *type = out_splice_type(o, &has_reply_to, &has_id);
     char pre[96];
     size_t plen = type ? wire_prefix(pre, sizeof(pre), type, seq) : 0;
-    if (plen) {
+    if (plen && !o->obj) {
+        char *out = splice_text(type, pre, plen, o->text, 0, NULL, headroom, len, &rc);
+        if (rc != KF_EINVAL)
+            return out;
+    } else if (plen) {
         kf_buf b;
         kf_buf_init(&b);
-        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), FRAME_ROOM);
+        rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), FRAME_ROOM);
         if (rc == KF_OK &&
             json_dump_callback(o->obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
             rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
@@ -586,7 +719,9 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
         if (rc != KF_EINVAL)
             return out;
     }
-    json_t *j = with_seq(o->obj, seq, 0);
+    json_t *src = obj_ref(o);
+    json_t *j = src ? with_seq(src, seq, 0) : NULL;
+    json_decref(src);
     if (!j)
         return NULL;
     char *s = dump_with_headroom(j, headroom, len);
@@ -596,29 +731,22 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 
 char *kf_out_dump_stored(const kf_out *o)
 {
-    return json_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    return o->obj ? json_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : kf_strdup(o->text);
 }
 
 char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
                               const char *id, size_t headroom, size_t *len)
 {
-    const char *type = splice_type(o->obj);
+    int has_reply_to, has_id, rc;
+    const char *type = out_splice_type(o, &has_reply_to, &has_id);
     char pre[96];
-    size_t plen = type && !json_object_get(o->obj, "reply_to") &&
-                          !(id && (json_object_get(o->obj, "id") || !plain_string(id)))
+    size_t plen = type && !has_reply_to && !(id && (has_id || !plain_string(id)))
                       ? wire_prefix(pre, sizeof(pre), type, seq)
                       : 0;
+    if (!stored)
+        stored = o->text; /* an encoded frame's own (NULL for an object) */
     if (plen && stored) {
-        kf_buf b;
-        kf_buf_init(&b);
-        size_t n = strlen(stored);
-        int rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10),
-                              n + 40 + (id ? strlen(id) + 8 : 0));
-        if (rc == KF_OK)
-            rc = kf_buf_append(&b, stored, n);
-        if (rc == KF_OK)
-            rc = splice_into(&b, headroom, pre, plen, type, reply_to, id);
-        char *out = splice_take(&b, rc, headroom, len);
+        char *out = splice_text(type, pre, plen, stored, reply_to, id, headroom, len, &rc);
         if (rc != KF_EINVAL)
             return out;
     }
@@ -846,7 +974,7 @@ kf_out *kf_out_new(const char *type)
     kf_out *o = kf_malloc(sizeof(*o));
     if (!o)
         return NULL;
-    o->obj = json_object();
+    *o = (kf_out){.obj = json_object()};
     if (!o->obj) {
         kf_free(o);
         return NULL;
@@ -861,11 +989,15 @@ int kf_out_set_bool(kf_out *o, const char *key, int v)
 
 int kf_out_set_double(kf_out *o, const char *key, double v)
 {
+    if (materialize(o))
+        return KF_ENOMEM;
     return json_object_set_new(o->obj, key, json_real(v)) ? KF_ENOMEM : KF_OK;
 }
 
 int kf_out_set_null(kf_out *o, const char *key)
 {
+    if (materialize(o))
+        return KF_ENOMEM;
     return json_object_set_new(o->obj, key, json_null()) ? KF_ENOMEM : KF_OK;
 }
 
@@ -873,7 +1005,9 @@ int kf_out_set_obj(kf_out *o, const char *key, kf_out *child)
 {
     if (!child)
         return KF_ENOMEM;
-    int rc = json_object_set(o->obj, key, child->obj) ? KF_ENOMEM : KF_OK;
+    int rc = materialize(o) || materialize(child) || json_object_set(o->obj, key, child->obj)
+                 ? KF_ENOMEM
+                 : KF_OK;
     kf_out_free(child);
     return rc;
 }
@@ -882,9 +1016,9 @@ int kf_out_push(kf_out *o, const char *key, kf_out *item)
 {
     if (!item)
         return KF_ENOMEM;
-    int rc = KF_OK;
-    json_t *arr = json_object_get(o->obj, key);
-    if (!arr) {
+    int rc = materialize(o) || materialize(item) ? KF_ENOMEM : KF_OK;
+    json_t *arr = rc ? NULL : json_object_get(o->obj, key);
+    if (rc == KF_OK && !arr) {
         arr = json_array();
         if (!arr || json_object_set_new(o->obj, key, arr))
             rc = KF_ENOMEM;
@@ -897,24 +1031,27 @@ int kf_out_push(kf_out *o, const char *key, kf_out *item)
 
 int kf_out_set_empty_array(kf_out *o, const char *key)
 {
+    if (materialize(o))
+        return KF_ENOMEM;
     return json_object_set_new(o->obj, key, json_array()) ? KF_ENOMEM : KF_OK;
 }
 
 char *kf_out_dump_plain(const kf_out *o, size_t headroom, size_t *len)
 {
-    json_t *j = json_object();
+    json_t *j = json_object(), *src = obj_ref(o);
     const char *key;
     json_t *val;
     char *s = NULL;
-    if (!j || json_object_set_new(j, "v", json_integer(KF_PROTO_VERSION)))
+    if (!j || !src || json_object_set_new(j, "v", json_integer(KF_PROTO_VERSION)))
         goto out;
-    json_object_foreach(o->obj, key, val)
+    json_object_foreach(src, key, val)
     {
         if (json_object_set(j, key, val))
             goto out;
     }
     s = dump_with_headroom(j, headroom, len);
 out:
+    json_decref(src);
     json_decref(j);
     return s;
 }

@@ -264,6 +264,7 @@ static void on_wake(kf_server *s)
     if (e) {
         kf_engine *old = s->engine;
         s->engine = e;
+        kf_anscache_clear(&s->answers); /* its keys point into the old knowledge */
         kf_engine_unref(old);
         s->m.reloads_ok++;
         kf_log(KF_LOG_INFO, "event=reload result=ok entries=%zu", kf_engine_kb(e)->n_entries);
@@ -628,6 +629,7 @@ out:
     kf_engine_unref(s.pending);
     kf_free(s.pending_error);
     kf_free(s.reload_errors);
+    kf_anscache_clear(&s.answers);
     kf_engine_unref(s.engine);
     kf_norm_free(s.norm);
     kf_free(s.pend);

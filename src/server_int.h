@@ -18,6 +18,8 @@
 #include "kefu/store.h"
 #include "kefu/text.h"
 
+#include "ans_cache.h"
+
 #define KF_VISITOR_PROTOCOL "kefu.visitor.v1"
 #define KF_AGENT_PROTOCOL "kefu.agent.v1"
 #define KF_ADDR_BUCKETS 256
@@ -105,7 +107,8 @@ typedef struct kf_server {
     const kf_config *cfg;
     struct lws_context *cx;
     kf_store *store;
-    kf_engine *engine; /* current snapshot; swapped on the loop thread only */
+    kf_engine *engine;   /* current snapshot; swapped on the loop thread only */
+    kf_anscache answers; /* ws_visitor.c's encoded answers of that snapshot */
     uint64_t next_conn_id;
     size_t n_conns;
     struct kf_ws_visitor_pss *conns; /* all visitor connections */

@@ -296,9 +296,15 @@ static const kf_version *version_of(const kf_entry *e, kf_lang lang, int *fallba
     return v;
 }
 
+/* The answer of e in version v: from its encoded head after the first time (ans_cache.h). */
 static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v, kf_lang lang,
-                            int lang_fallback, double confidence, int64_t reply_to)
+                            int lang_fallback, double confidence)
 {
+    unsigned variant = (unsigned)lang_str(lang)[0] << 1 | (lang_fallback ? 1u : 0u);
+    size_t hl = 0;
+    const char *head = v ? kf_anscache_get(&s->answers, v, variant, &hl) : NULL;
+    if (head)
+        return kf_proto_answer_with(head, hl, confidence);
     kf_proto_option opts[16];
     size_t n = 0;
     char *text = kf_config_render(s->cfg, v && v->answer ? v->answer : "");
@@ -306,9 +312,11 @@ static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v
         return NULL;
     for (size_t i = 0; v && i < v->n_prompts && n < 16; i++)
         opts[n++] = (kf_proto_option){v->prompts[i].target, v->prompts[i].text};
-    kf_out *o =
-        kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence, reply_to);
+    kf_out *o = kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence, 0);
     kf_free(text);
+    char *h = o && v ? kf_proto_answer_head(o, &hl) : NULL;
+    if (h)
+        kf_anscache_put(&s->answers, v, variant, h, hl);
     return o;
 }
 
@@ -411,7 +419,7 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
         const kf_version *v = m->version;
         if (!v)
             v = version_of(m->entry, lang, &fb);
-        return answer_frame(s, m->entry, v, lang, fb, m->confidence, reply_to);
+        return answer_frame(s, m->entry, v, lang, fb, m->confidence);
     }
     case KF_DECISION_CLARIFY: {
         kf_proto_option opts[KF_MAX_CAND];
@@ -974,7 +982,7 @@ static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
         p->conv.fallbacks = 0;
         kf_store_conv_set_fallbacks(s->store, p->conv.id, 0);
     }
-    kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0, 0);
+    kf_out *reply = answer_frame(s, e, v, lang, fb, 1.0);
     kf_store_row in = {
         .dir = KF_DIR_IN, .kind = "choose", .client_id = f->id, .entry = e->id, .helpful = -1,
         .decision = "chosen"};

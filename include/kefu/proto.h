@@ -117,6 +117,18 @@ typedef struct kf_proto_option {
     const char *text;  /* button text */
 } kf_proto_option;
 
+/* A frame held as its encoded text: text (taken, freed on failure) must be what
+ * kf_out_dump_stored gives for a frame of this module, of this type. It is sent, stored and
+ * dumped as that text; a setter parses it into an object first. NULL on ENOMEM. */
+kf_out *kf_out_encoded(const char *type, char *text);
+/* An answer frame (kf_proto_answer, without reply_to) encoded in two parts, to make the same
+ * answer with another confidence without building it: its stored form up to its confidence
+ * (kf_malloc'd, *len bytes), or NULL (ENOMEM, or not such a frame). */
+char *kf_proto_answer_head(const kf_out *answer, size_t *len);
+/* The encoded answer (kf_out_encoded) of that head with this confidence: the bytes
+ * kf_proto_answer would give. NULL on ENOMEM. */
+kf_out *kf_proto_answer_with(const char *head, size_t len, double confidence);
+
 /* Each constructor returns a new frame (kf_out_free it) or NULL on ENOMEM. reply_to is the
  * seq of the visitor frame being answered (0: omitted). Strings are copied. */
 /* welcome: dump it with the conversation's latest seq. fold_acks: the hello asked for folded

@@ -25,12 +25,17 @@ async function waitMetric(s, name, value) {
 test('an edited entry is answered to a client that stays connected (inotify)', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor({ lang: 'zh' });
   assert.match((await c.ask('我想退货', 'a')).reply.text, /7 天内/);
+  assert.match((await c.ask('我想退货', 'a2')).reply.text, /7 天内/); // the encoded answer, kept
+  assert.equal(await metric(s, 'kefu_answer_cache_entries'), 1);
   const file = join(s.dir, 'kb', 'returns.md');
   writeFileSync(file, readFileSync(file, 'utf8').replace('收到商品 7 天内', '收到商品 15 天内'));
   await waitMetric(s, 'kefu_reloads_total{result="ok"}', 1);
+  assert.equal(await metric(s, 'kefu_answer_cache_entries'), 0); // the old knowledge's, gone
   const after = await c.ask('我想退货', 'b');
   assert.equal(after.reply.entry, 'return-policy');
   assert.match(after.reply.text, /15 天内/);
+  assert.match((await c.ask('我想退货', 'b2')).reply.text, /15 天内/);
+  assert.equal(await metric(s, 'kefu_answer_cache_entries'), 1);
   assert.equal(c.closed, null);
   await s.waitLog(/event=reload result=ok/);
   c.close();

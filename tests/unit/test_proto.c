@@ -379,13 +379,111 @@ static void encoder_out_of_memory(void **state)
     kf_out_free(o);
 }
 
+/* An answer made from its encoded head (the answer cache's path) is byte for byte the answer
+ * kf_proto_answer builds, whatever the confidence, and behaves as one: its type, its stored
+ * form, its wire form with and without reply_to and a folded id, a setter (the "unsaved" mark
+ * of a failed store) and the plain dump. */
+static void encode_from_head(void **state)
+{
+    (void)state;
+    kf_proto_option opts[] = {{"a\"b", "引号\"\n?"}, {"b", "B?"}};
+    static const double confs[] = {0,   0.0004, 0.0005, 0.1234, 1.0 / 3, 0.5,
+                                   0.9, 0.9994, 0.9995, 1,      1.25,    12345.678};
+    for (int variant = 0; variant < 3; variant++) {
+        kf_out *base = variant == 0
+                           ? kf_proto_answer("refund", "退款\t\"ok\" \\ \u2028 \"confidence\":1}",
+                                             "zh", 1, opts, 2, 0.5, 0)
+                       : variant == 1 ? kf_proto_answer("e", "plain", "en", 0, NULL, 0, 0.5, 0)
+                                      : kf_proto_answer("p", "x", "en", 0, opts, 1, 0.25, 0);
+        assert_non_null(base);
+        size_t hl = 0;
+        char *head = kf_proto_answer_head(base, &hl);
+        assert_non_null(head);
+        assert_int_equal(hl, strlen(head));
+        for (size_t i = 0; i < sizeof(confs) / sizeof(confs[0]); i++) {
+            kf_out *want =
+                variant == 0 ? kf_proto_answer("refund", "退款\t\"ok\" \\ \u2028 \"confidence\":1}",
+                                               "zh", 1, opts, 2, confs[i], 0)
+                : variant == 1 ? kf_proto_answer("e", "plain", "en", 0, NULL, 0, confs[i], 0)
+                               : kf_proto_answer("p", "x", "en", 0, opts, 1, confs[i], 0);
+            kf_out *got = kf_proto_answer_with(head, hl, confs[i]);
+            assert_non_null(got);
+            assert_string_equal(kf_out_type(got), "answer");
+            char *a = kf_out_dump_stored(want), *b = kf_out_dump_stored(got);
+            assert_string_equal(b, a);
+            size_t la = 0, lb = 0;
+            char *wa = kf_out_dump(want, 9, 16, &la), *wb = kf_out_dump(got, 9, 16, &lb);
+            assert_string_equal(wb + 16, wa + 16);
+            assert_int_equal(lb, la);
+            kf_free(wa);
+            kf_free(wb);
+            wa = kf_out_dump_plain(want, 0, &la);
+            wb = kf_out_dump_plain(got, 0, &lb);
+            assert_string_equal(wb, wa);
+            kf_free(wa);
+            kf_free(wb);
+            /* folded ack, from the stored text and from the frame's own (stored NULL) */
+            wa = kf_out_dump_from_stored(want, a, 12, 11, "m1", 8, &la);
+            wb = kf_out_dump_from_stored(got, NULL, 12, 11, "m1", 8, &lb);
+            assert_string_equal(wb + 8, wa + 8);
+            kf_free(wa);
+            kf_free(wb);
+            kf_out_free(want);
+            kf_out_free(got);
+            /* a setter parses it: "unsaved" then the wire form, as for the built frame */
+            want = kf_proto_answer("e", "plain", "en", 0, NULL, 0, confs[i], 0);
+            char *h2 = kf_proto_answer_head(want, &hl);
+            got = kf_proto_answer_with(h2, hl, confs[i]);
+            assert_int_equal(kf_out_set_int(want, "unsaved", 1), KF_OK);
+            assert_int_equal(kf_out_set_int(got, "unsaved", 1), KF_OK);
+            wa = kf_out_dump(want, 3, 0, &la);
+            wb = kf_out_dump(got, 3, 0, &lb);
+            assert_string_equal(wb, wa);
+            assert_non_null(strstr(wb, ",\"unsaved\":1}"));
+            kf_free(wa);
+            kf_free(wb);
+            kf_free(h2);
+            kf_out_free(want);
+            kf_out_free(got);
+            kf_free(a);
+            kf_free(b);
+            hl = strlen(head);
+        }
+        kf_free(head);
+        kf_out_free(base);
+    }
+    /* not an answer, or an answer with reply_to (confidence is not its last member): no head */
+    size_t hl = 0;
+    kf_out *o = kf_proto_fallback("x", 0);
+    assert_null(kf_proto_answer_head(o, &hl));
+    kf_out_free(o);
+    o = kf_proto_answer("e", "t", "en", 0, NULL, 0, 0.5, 7);
+    assert_null(kf_proto_answer_head(o, &hl));
+    kf_out_free(o);
+    /* an encoded frame whose text has keys the splice cannot take goes the slow way, still right */
+    o = kf_out_encoded("fallback", kf_strdup("{\"type\":\"fallback\",\"seq\":5,\"text\":\"y\"}"));
+    assert_non_null(o);
+    size_t len = 0;
+    char *got = kf_out_dump(o, 3, 0, &len);
+    assert_string_equal(got, "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"y\"}");
+    kf_free(got);
+    kf_out_free(o);
+    o = kf_out_encoded("fallback",
+                       kf_strdup("{\"type\":\"fallback\",\"text\":\"y\",\"reply_to\":1}"));
+    got = kf_out_dump_from_stored(o, NULL, 3, 2, NULL, 0, &len); /* one reply_to, not two */
+    assert_string_equal(got,
+                        "{\"v\":1,\"type\":\"fallback\",\"seq\":3,\"text\":\"y\",\"reply_to\":2}");
+    kf_free(got);
+    kf_out_free(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(decode_errors),  cmocka_unit_test(decode_frames),
         cmocka_unit_test(encode),         cmocka_unit_test(type_names),
         cmocka_unit_test(out_of_memory),  cmocka_unit_test(encoder_out_of_memory),
-        cmocka_unit_test(encode_spliced),
+        cmocka_unit_test(encode_spliced), cmocka_unit_test(encode_from_head),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
