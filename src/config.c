@@ -42,6 +42,9 @@ static const cfg_key keys[] = {
     {"db_writer_min", T_INT, F(db_writer_min), "64", 1, 1000000, NULL, 0,
      "answers a group commit needs to be written by the store's writer thread while the loop "
      "goes on (smaller ones are written on the loop, which is quicker when the load is light)"},
+    {"match_worker_min", T_INT, F(match_worker_min), "32", 0, 1000000, NULL, 0,
+     "questions a service turn needs to be matched on the matching thread while the loop goes "
+     "on (fewer are matched on the loop, which is quicker when the load is light); 0: no thread"},
     {"event_loop", T_ENUM, F(event_loop), "ev", 0, 0, "ev poll", 0,
      "ev: libev's loop (epoll: a wake-up costs the same with 10 or 10,000 idle connections); "
      "poll: lws's own poll() loop, which scans every connection on each wake-up"},

@@ -153,13 +153,17 @@ static int metrics(kf_server *s, kf_buf *b)
                         "# HELP kefu_group_committed_total Answered messages stored by them.\n"
                         "# TYPE kefu_group_committed_total counter\n"
                         "kefu_group_committed_total %llu\n"
+                        "# HELP kefu_matched_on_thread_total Questions matched on the matching "
+                        "thread.\n"
+                        "# TYPE kefu_matched_on_thread_total counter\n"
+                        "kefu_matched_on_thread_total %llu\n"
                         "# HELP kefu_decisions_total Bot decisions by kind.\n"
                         "# TYPE kefu_decisions_total counter\n",
                         s->n_conns, (unsigned long long)m->conns_total,
                         (unsigned long long)m->conns_rejected, (unsigned long long)m->closed_slow,
                         (unsigned long long)m->closed_too_large, (unsigned long long)m->messages_in,
                         (unsigned long long)m->frames_out, (unsigned long long)m->commits,
-                        (unsigned long long)m->committed);
+                        (unsigned long long)m->committed, (unsigned long long)m->matched_thread);
     for (int i = 0; i < 5; i++)
         rc |= kf_buf_printf(b, "kefu_decisions_total{decision=\"%s\"} %llu\n", dec[i],
                             (unsigned long long)m->decisions[i]);

@@ -581,6 +581,7 @@ int kf_server_run(const kf_config *cfg)
         goto out;
     }
     bg_started = 1;
+    kf_ws_visitor__init(&s);
     lws_sul_schedule(s.cx, 0, &s.sul_gc, gc_cb, 10 * LWS_US_PER_SEC);
     if (kf_desk__init(&s)) {
         fprintf(stderr, "kefu: could not restore the handoff queue from the database\n");
@@ -615,7 +616,8 @@ out:
             kf_log(KF_LOG_ERR, "event=wake_failed");
         pthread_join(bg, NULL);
     }
-    kf_desk__cleanup(&s); /* cancels its timers: before the context goes */
+    kf_desk__cleanup(&s);       /* cancels its timers: before the context goes */
+    kf_ws_visitor__cleanup(&s); /* the matching thread wakes the context: before it goes */
     if (s.cx) {
         lws_sul_cancel(&s.sul_gc);
         lws_sul_cancel(&s.sul_stop);

@@ -53,6 +53,7 @@ typedef struct kf_metrics {
     uint64_t errors[KF_N_ERROR_CODES];
     uint64_t closed_slow, closed_too_large;
     uint64_t commits, committed; /* group commits of answers, and the answers in them */
+    uint64_t matched_thread;     /* questions matched on the matching thread */
     /* records (docs/metrics.md): handoffs by reason (the first KF_METRIC_REASONS reasons
      * seen; later ones count as "other"), surveys and ratings since the start */
     struct {
@@ -129,6 +130,20 @@ typedef struct kf_server {
     atomic_int fly_done;  /* set by the writer thread */
     lws_sorted_usec_list_t sul_flush;
     int turn_hook; /* the loop calls kf_ws_visitor__turn_end each turn: no sul_flush */
+    /* Matching (ws_visitor.c, match_worker.h): a turn's questions wait in jobs (with job_m,
+     * what the matcher reads and writes); at the end of the turn, match_worker_min of them or
+     * more go to the matching thread as the batch in flight (mfly, mfly_m) while the loop goes
+     * on, fewer are matched on the loop. Either way each is then answered (its answer joins
+     * pend) in the order of arrival. A flush answers every question first. */
+    struct kf_vjob *jobs, *mfly;
+    struct kf_mjob *job_m, *mfly_m;
+    size_t n_jobs, cap_jobs, cap_job_m;
+    size_t n_mfly, cap_mfly, cap_mfly_m;
+    struct kf_mworker *mworker; /* NULL: every question is matched on the loop */
+    kf_engine *mfly_engine;     /* the snapshot the batch in flight is matched with (a ref) */
+    int matching;               /* a batch is with the matching thread */
+    atomic_int match_done;      /* set by the matching thread */
+    int answering;              /* answering questions: a flush leaves the rest to come */
     /* The last reload's outcome, for GET /api/reload-status (ms 0: none since start). */
     int64_t reload_ms;
     int reload_ok;
@@ -155,12 +170,17 @@ int kf_ws_visitor_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 size_t kf_ws_visitor_pss_size(void);
 /* Shutdown: every connection flushes its queue and closes with 1001. */
 void kf_ws_visitor__shutdown_all(kf_server *s);
+/* Starts the matching thread (match_worker_min > 0; without it, questions are matched on the
+ * loop), and, at the end, stops it and frees what the questions' stage holds. */
+void kf_ws_visitor__init(kf_server *s);
+void kf_ws_visitor__cleanup(kf_server *s);
 
 /* Stores the answers waiting for the group commit and queues their acks and answers (or
  * their errors). Called before any store write that must follow them, and at the end of a
  * service turn. */
 void kf_ws_visitor__flush(kf_server *s);
-/* The loop's wake-up: if the batch in flight is stored, queues its acks and answers. */
+/* The loop's wake-up: if the batch in flight is matched, answers it; if the one being stored
+ * is stored, queues its acks and answers. */
 void kf_ws_visitor__collect(kf_server *s);
 /* The end of a turn of libev's loop: the turn's answers go to the group commit (on lws's own
  * loop a timer due at once does it, which libev's loop runs only when no event waits). */

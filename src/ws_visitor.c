@@ -9,6 +9,7 @@
  * connection replays missed frames from the store, new frames of its conversation are not
  * queued directly: the replay cursor simply extends to them, so the visitor sees every seq
  * once and in order. */
+#include "match_worker.h"
 #include "server_int.h"
 #include "ws_out.h"
 
@@ -66,6 +67,7 @@ typedef struct kf_ws_visitor_pss {
     uint64_t tok_ns;
     int rx_paused;        /* rx flow control: not reading while the queue is half full */
     unsigned n_pend;      /* answers of this connection waiting for the group commit */
+    unsigned n_jobs;      /* its questions waiting to be matched or answered */
     kf_recent *recent;    /* RECENT slots, allocated with the first frame with an id */
     unsigned recent_next; /* the slot the next id takes */
     unsigned resume_left; /* frames with an id still looked up among the rows before... */
@@ -85,6 +87,14 @@ typedef struct kf_vpend {
     int fallbacks;    /* >= 0: also set the conversation's miss count */
     kf_out *reply;    /* NULL: a message to the people holding the conversation (desk) */
 } kf_vpend;
+
+/* A question waiting to be matched and answered (its kf_mjob is at the same index of the
+ * parallel array). The text and the id are copies: the frame is gone by then. */
+typedef struct kf_vjob {
+    kf_ws_visitor_pss *p; /* NULL once the connection closed: dropped, never acknowledged */
+    char *strs;           /* the text, NUL, then the id */
+    const char *id;
+} kf_vjob;
 
 /* A turn's answers are committed at the latest when this many wait (bounds the memory and
  * the time the first of them waits in a very long turn). */
@@ -660,8 +670,12 @@ static void start_fly(kf_server *s, int busy)
     }
 }
 
+static void match_turn(kf_server *s, int wait);
+
 void kf_ws_visitor__collect(kf_server *s)
 {
+    if (s->matching && atomic_load(&s->match_done))
+        match_turn(s, 0); /* answers the batch, hands over the next */
     if (s->flying && atomic_load(&s->fly_done)) {
         finish_fly(s);
         start_fly(s, 1);
@@ -670,6 +684,8 @@ void kf_ws_visitor__collect(kf_server *s)
 
 void kf_ws_visitor__flush(kf_server *s)
 {
+    if (!s->answering)
+        match_turn(s, 1); /* every question so far answered first */
     if (s->flying) {
         kf_store_append_batch_wait(s->store);
         finish_fly(s);
@@ -683,12 +699,15 @@ void kf_ws_visitor__flush(kf_server *s)
 
 void kf_ws_visitor__turn_end(kf_server *s)
 {
+    match_turn(s, 0);
     start_fly(s, 0);
 }
 
 static void flush_cb(lws_sorted_usec_list_t *sul)
 {
-    start_fly(lws_container_of(sul, kf_server, sul_flush), 0);
+    kf_server *s = lws_container_of(sul, kf_server, sul_flush);
+    match_turn(s, 0);
+    start_fly(s, 0);
 }
 
 /* Copies the row's strings (each may be NULL) into one allocation, v->strs. */
@@ -854,36 +873,13 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
 }
 
-static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
+/* The rest of a question once matched (rc, m from kf_engine_match, secs its time): the
+ * decision, the bot's frame, and both into the group commit. */
+static void answer_message(kf_ws_visitor_pss *p, const char *id, const char *text, size_t text_len,
+                           int rc, kf_match *mp, double secs)
 {
     kf_server *s = p->srv;
-    kf_match m;
-
-    size_t a = 0, b = f->text_len;
-    while (a < b &&
-           (f->text[a] == ' ' || f->text[a] == '\n' || f->text[a] == '\t' || f->text[a] == '\r'))
-        a++;
-    if (a == b) {
-        send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
-        return;
-    }
-    if (!rate_ok(p, f->id))
-        return;
-    s->m.messages_in++;
-    if (kf_desk__case_of_conv(s, p->conv.id)) {
-        /* Queued or held by an agent: the bot is silent; the agent gets the message. */
-        kf_store_row row = {.dir = KF_DIR_IN,
-                            .kind = "message",
-                            .client_id = f->id,
-                            .text = f->text,
-                            .helpful = -1};
-        defer_and_send(p, &row, NULL, NULL, -1);
-        return;
-    }
-    p->last_text = f->text;
-    uint64_t t0 = kf_now_ns();
-    int rc = kf_engine_match(s->engine, f->text, f->text_len, p->lang, 0, &m);
-    double secs = (double)(kf_now_ns() - t0) / 1e9;
+    kf_match m = *mp;
     s->m.lat_sum += secs;
     s->m.lat_count++;
     for (int i = 0; i < KF_LAT_BUCKETS; i++)
@@ -894,11 +890,13 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (rc == KF_EEMPTY) { /* only punctuation or emoji: nothing to match */
         memset(&m, 0, sizeof(m));
         m.decision = KF_DECISION_FALLBACK;
-        m.lang = p->lang == KF_LANG_NONE ? kf_lang_detect(f->text, f->text_len) : p->lang;
+        m.lang = p->lang == KF_LANG_NONE ? kf_lang_detect(text, text_len) : p->lang;
     } else if (rc) {
-        send_error(p, KF_PE_INTERNAL, "could not process the message; send it again", f->id, -1);
+        recent_put(p, id, -1, 0);
+        send_error(p, KF_PE_INTERNAL, "could not process the message; send it again", id, -1);
         return;
     }
+    p->last_text = text;
     /* A visitor who lets kefu detect the language (hello lang "auto") is answered in the
      * language of their latest question; the conversation remembers it, so that a clicked
      * option and what agents and the desk send later use it too (stored with the message). */
@@ -916,12 +914,12 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_buf_init(&norm);
     if (!s->norm)
         s->norm = kf_norm_new(NULL);
-    if (s->norm && kf_norm_text(s->norm, f->text, f->text_len, 0, &norm))
+    if (s->norm && kf_norm_text(s->norm, text, text_len, 0, &norm))
         kf_buf_cleanup(&norm);
     kf_store_row in = {.dir = KF_DIR_IN,
                        .kind = "message",
-                       .client_id = f->id,
-                       .text = f->text,
+                       .client_id = id,
+                       .text = text,
                        .entry = m.decision == KF_DECISION_ANSWER && m.entry ? m.entry->id : NULL,
                        .helpful = -1,
                        .decision = kf_decision_name(m.decision),
@@ -931,13 +929,14 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
         kf_log(KF_LOG_INFO,
                "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f text=%.*s",
                (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
-               m.entry ? m.entry->id : "-", secs * 1e6, (int)f->text_len, f->text);
+               m.entry ? m.entry->id : "-", secs * 1e6, (int)text_len, text);
     else
         kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=message decision=%s entry=%s us=%.0f",
                (unsigned long long)p->id, (long long)p->conv.id, kf_decision_name(m.decision),
                m.entry ? m.entry->id : "-", secs * 1e6);
     if (!reply) {
-        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
+        recent_put(p, id, -1, 0);
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", id, -1);
     } else if (!p->desk_changed) {
         defer_and_send(p, &in, reply, lang_changed, fallbacks_changed); /* takes reply */
         reply = NULL;
@@ -951,13 +950,159 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     kf_out_free(reply);
     kf_buf_cleanup(&norm);
-    if (rc == KF_OK)
-        kf_match_cleanup(&m);
     p->last_text = NULL;
     if (p->desk_changed) {
         p->desk_changed = 0;
         kf_desk__changed(s); /* after the handoff frame is stored: agent_joined comes later */
     }
+}
+
+/* A message to the people holding the conversation: stored, passed to the desk after the
+ * commit; the bot is silent. */
+static void message_to_desk(kf_ws_visitor_pss *p, const char *id, const char *text)
+{
+    kf_store_row row = {
+        .dir = KF_DIR_IN, .kind = "message", .client_id = id, .text = text, .helpful = -1};
+    defer_and_send(p, &row, NULL, NULL, -1);
+}
+
+/* Answers a matched question (the batch's m matched with snapshot e). Takes the job. */
+static void answer_job(kf_server *s, kf_vjob *j, kf_mjob *mj, kf_engine *e)
+{
+    kf_ws_visitor_pss *p = j->p;
+    if (p && e != s->engine) { /* the knowledge was swapped meanwhile: match it again */
+        if (mj->rc == KF_OK)
+            kf_match_cleanup(&mj->m);
+        kf_mjob_run(s->engine, mj);
+    }
+    if (p) {
+        p->n_jobs--;
+        /* a handoff of an earlier question of the conversation came first */
+        if (kf_desk__case_of_conv(s, p->conv.id))
+            message_to_desk(p, j->id, mj->text);
+        else
+            answer_message(p, j->id, mj->text, mj->len, mj->rc, &mj->m, mj->secs);
+    }
+    if (mj->rc == KF_OK)
+        kf_match_cleanup(&mj->m);
+    kf_free(j->strs);
+}
+
+/* The waiting questions become the batch in flight (the two sets of arrays swap). */
+static void take_jobs(kf_server *s)
+{
+    SWAP(kf_vjob *, s->jobs, s->mfly);
+    SWAP(kf_mjob *, s->job_m, s->mfly_m);
+    SWAP(size_t, s->cap_jobs, s->cap_mfly);
+    SWAP(size_t, s->cap_job_m, s->cap_mfly_m);
+    s->n_mfly = s->n_jobs;
+    s->n_jobs = 0;
+}
+
+/* The batch back from the matching thread: each question answered, in order. */
+static void finish_match(kf_server *s)
+{
+    kf_engine *e = s->mfly_engine;
+    s->answering = 1;
+    for (size_t i = 0; i < s->n_mfly; i++)
+        answer_job(s, &s->mfly[i], &s->mfly_m[i], e);
+    s->answering = 0;
+    s->n_mfly = 0;
+    s->matching = 0;
+    s->mfly_engine = NULL;
+    atomic_store(&s->match_done, 0);
+    kf_engine_unref(e);
+}
+
+static void match_done_cb(void *ud) /* on the matching thread */
+{
+    kf_server *s = ud;
+    atomic_store(&s->match_done, 1);
+    lws_cancel_service(s->cx);
+}
+
+/* The questions' stage: the batch back from the thread is answered (wait: waits for it);
+ * then the questions waiting go to the thread (match_worker_min or more, unless wait) or
+ * are matched and answered here, one after the other. While a batch is with the thread the
+ * next ones wait for it (unless wait), as the group commit's do. */
+static void match_turn(kf_server *s, int wait)
+{
+    if (s->matching && (wait || atomic_load(&s->match_done))) {
+        kf_mworker_wait(s->mworker);
+        finish_match(s);
+    }
+    if (!s->n_jobs || s->matching)
+        return;
+    take_jobs(s);
+    if (!wait && s->mworker && s->n_mfly >= (size_t)s->cfg->match_worker_min) {
+        s->matching = 1;
+        s->m.matched_thread += s->n_mfly;
+        s->mfly_engine = kf_engine_ref(s->engine);
+        kf_mworker_submit(s->mworker, s->mfly_engine, s->mfly_m, s->n_mfly);
+        return;
+    }
+    s->answering = 1;
+    for (size_t i = 0; i < s->n_mfly; i++) {
+        if (s->mfly[i].p)
+            kf_mjob_run(s->engine, &s->mfly_m[i]);
+        else
+            s->mfly_m[i].rc = KF_EINVAL; /* closed: not matched for nobody */
+        answer_job(s, &s->mfly[i], &s->mfly_m[i], s->engine);
+    }
+    s->answering = 0;
+    s->n_mfly = 0;
+}
+
+static void flush_cb(lws_sorted_usec_list_t *sul);
+
+/* A question joins the turn's: matched at its end (match_turn), then answered. */
+static int queue_job(kf_ws_visitor_pss *p, const kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+    if (kf_grow(&s->jobs, &s->cap_jobs, s->n_jobs + 1, sizeof(*s->jobs)) ||
+        kf_grow(&s->job_m, &s->cap_job_m, s->n_jobs + 1, sizeof(*s->job_m)))
+        return KF_ENOMEM;
+    size_t tl = f->text_len, il = f->id ? strlen(f->id) + 1 : 0;
+    char *strs = kf_malloc(tl + 1 + il);
+    if (!strs)
+        return KF_ENOMEM;
+    memcpy(strs, f->text, tl);
+    strs[tl] = 0;
+    if (f->id)
+        memcpy(strs + tl + 1, f->id, il);
+    s->jobs[s->n_jobs] = (kf_vjob){.p = p, .strs = strs, .id = f->id ? strs + tl + 1 : NULL};
+    s->job_m[s->n_jobs] = (kf_mjob){.text = strs, .len = tl, .want = p->lang};
+    s->n_jobs++;
+    p->n_jobs++;
+    recent_put(p, f->id, 0, 1); /* a resend meanwhile is a duplicate */
+    if (s->n_jobs == 1 && !s->turn_hook)
+        lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
+    return KF_OK;
+}
+
+static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
+{
+    kf_server *s = p->srv;
+
+    size_t a = 0, b = f->text_len;
+    while (a < b &&
+           (f->text[a] == ' ' || f->text[a] == '\n' || f->text[a] == '\t' || f->text[a] == '\r'))
+        a++;
+    if (a == b) {
+        send_error(p, KF_PE_EMPTY_MESSAGE, "the message is empty", f->id, -1);
+        return;
+    }
+    if (!rate_ok(p, f->id))
+        return;
+    s->m.messages_in++;
+    /* Queued or held by an agent: the bot is silent; the agent gets the message (after the
+     * connection's questions still to be answered, which check again). */
+    if (!p->n_jobs && kf_desk__case_of_conv(s, p->conv.id)) {
+        message_to_desk(p, f->id, f->text);
+        return;
+    }
+    if (queue_job(p, f))
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
 }
 
 static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
@@ -1398,6 +1543,18 @@ static void on_closed(kf_ws_visitor_pss *p, kf_server *s)
             s->fly[i].p = NULL;
             p->n_pend--;
         }
+    /* its questions not answered yet: never acknowledged, so dropped (sent again after a
+     * reconnect) */
+    for (size_t i = 0; p->n_jobs && i < s->n_jobs; i++)
+        if (s->jobs[i].p == p) {
+            s->jobs[i].p = NULL;
+            p->n_jobs--;
+        }
+    for (size_t i = 0; p->n_jobs && i < s->n_mfly; i++)
+        if (s->mfly[i].p == p) {
+            s->mfly[i].p = NULL;
+            p->n_jobs--;
+        }
     kf_wsq_cleanup(&p->q);
     kf_wsrx_cleanup(&p->rx);
     kf_free(p->recent);
@@ -1468,4 +1625,35 @@ void kf_ws_visitor__shutdown_all(kf_server *s)
 {
     for (kf_ws_visitor_pss *p = s->conns; p; p = p->next)
         start_close(p, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+void kf_ws_visitor__init(kf_server *s)
+{
+    if (s->cfg->match_worker_min > 0 && !(s->mworker = kf_mworker_start(match_done_cb, s)))
+        kf_log(KF_LOG_WARN, "event=no_matching_thread (questions are matched on the loop)");
+}
+
+void kf_ws_visitor__cleanup(kf_server *s)
+{
+    if (s->matching) { /* not answered (the loop ended without a flush): dropped */
+        kf_mworker_wait(s->mworker);
+        for (size_t i = 0; i < s->n_mfly; i++) {
+            if (s->mfly_m[i].rc == KF_OK)
+                kf_match_cleanup(&s->mfly_m[i].m);
+            kf_free(s->mfly[i].strs);
+        }
+        kf_engine_unref(s->mfly_engine);
+    }
+    kf_mworker_stop(s->mworker);
+    for (size_t i = 0; i < s->n_jobs; i++)
+        kf_free(s->jobs[i].strs);
+    kf_free(s->jobs);
+    kf_free(s->job_m);
+    kf_free(s->mfly);
+    kf_free(s->mfly_m);
+    s->mworker = NULL;
+    s->jobs = s->mfly = NULL;
+    s->job_m = s->mfly_m = NULL;
+    s->n_jobs = s->n_mfly = 0;
+    s->matching = 0;
 }

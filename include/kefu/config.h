@@ -24,10 +24,11 @@ typedef struct kf_config {
     char *listen_addr; /* parsed from listen */
     int listen_port;   /* parsed from listen; 0 = any free port */
     char *db;
-    char *db_synchronous; /* "normal" or "full" */
-    long db_writer_min;   /* group commits this large go to the store's writer thread */
-    char *event_loop;     /* "ev" or "poll" */
-    int rules_jit;        /* 1: the rules' patterns are JIT-compiled; 0: PCRE2's interpreter */
+    char *db_synchronous;  /* "normal" or "full" */
+    long db_writer_min;    /* group commits this large go to the store's writer thread */
+    long match_worker_min; /* turns with this many questions are matched on a thread; 0: never */
+    char *event_loop;      /* "ev" or "poll" */
+    int rules_jit;         /* 1: the rules' patterns are JIT-compiled; 0: PCRE2's interpreter */
     char *kb_dir;
     char *intents_dir;
     char *web_dir;

@@ -33,7 +33,8 @@ async function healthUntil(s, pred, ms = 10000) {
 
 // The group commits of answers are written on the event loop when small and by the store's
 // writer thread when large (db_writer_min): the kill -9 and disk-full tests run both ways.
-const WAYS = [['', []], [' (every commit by the writer thread)', ['db_writer_min=1']]];
+const WAYS = [['', []], [' (every commit by the writer thread)', ['db_writer_min=1']],
+  [' (every question matched on the matching thread)', ['match_worker_min=1', 'db_writer_min=1']]];
 
 for (const [way, extra] of WAYS) {
 test(`kill -9 at a random moment under load: every ack is stored, every client resumes${way}`, () => withServer({ set: [...SETS, ...extra] }, async (s) => {

@@ -289,7 +289,10 @@ test('a frame whose store failed is not remembered: resent once the disk has roo
   c.close();
 }));
 
-for (const [way, extra] of [['', []], [', every commit by the writer thread', ['db_writer_min=1']]]) {
+const THREAD = ['match_worker_min=1'];
+for (const [way, extra] of [['', []], [', every commit by the writer thread', ['db_writer_min=1']],
+  [', every question matched on the matching thread', THREAD],
+  [', both threads', [...THREAD, 'db_writer_min=1']]]) {
 test(`a burst of messages on many connections: every ack and answer in order, all stored (group commit${way})`, () => withServer({ set: [...SETS, 'rate_per_addr=1000', 'burst_per_addr=1000', ...extra] }, async (s) => {
   const clients = [];
   for (let i = 0; i < 20; i++) clients.push((await s.visitor())[0]);
@@ -321,8 +324,48 @@ test(`a burst of messages on many connections: every ack and answer in order, al
   const committed = Number(/^kefu_group_committed_total (\d+)/m.exec(m)[1]);
   assert.ok(committed >= 100, `group commits stored the answered messages: ${committed}`);
   assert.ok(commits >= 1 && commits <= committed, `${commits} commits for ${committed} answers`);
+  const onThread = Number(/^kefu_matched_on_thread_total (\d+)/m.exec(m)[1]);
+  // (a resend of a question not answered yet answers every question at once, on the loop)
+  if (extra.includes(THREAD[0])) assert.ok(onThread >= 1, `matched on the thread: ${onThread}`);
+  else assert.equal(onThread, 0);
 }));
 }
+
+test('questions matched on the matching thread keep their order with the frames after them; a resend meanwhile is a duplicate; a close meanwhile loses nothing acknowledged', () => withServer({ set: [...SETS, ...THREAD] }, async (s) => {
+  const [c, w] = await s.visitor({ lang: 'zh' });
+  // sent at once: the choose and the feedback are stored at once, after the questions
+  // before them (a flush answers every question first)
+  c.send({ type: 'message', text: '我想退货', id: 'q1' });
+  c.send({ type: 'message', text: '我想退货', id: 'q1' });
+  c.send({ type: 'choose', entry: 'refund-progress', id: 'c1' });
+  c.send({ type: 'message', text: '退款多久到账', id: 'q2' });
+  c.send({ type: 'feedback', seq: 2, helpful: true, id: 'f1' });
+  const want = [['ack', 1, 'q1'], ['answer', 2], ['ack', 1, 'q1', 1], ['ack', 3, 'c1'], ['answer', 4],
+    ['ack', 5, 'q2'], ['answer', 6], ['ack', 7, 'f1']];
+  const got = [];
+  while (got.length < want.length) {
+    const f = await c.next();
+    if (f.type !== 'queue') got.push([f.type, f.seq, ...(f.id ? [f.id] : []), ...(f.duplicate ? [f.duplicate] : [])]);
+  }
+  assert.deepEqual(got, want);
+  assert.equal(s.sql("SELECT group_concat(client_id, ',') FROM (SELECT client_id FROM messages WHERE dir = 'in' ORDER BY seq)").trim(), 'q1,c1,q2,f1');
+  // a connection that closes with questions in flight: whatever was acknowledged is stored,
+  // and the server goes on
+  for (let i = 0; i < 30; i++) c.send({ type: 'message', text: '我想退货', id: `x${i}` });
+  c.ws.terminate();
+  const [c2, w2] = await s.visitor({ token: w.token, last_seq: 7 });
+  assert.equal(w2.resumed, true);
+  const { ack, reply } = await c2.ask('我想退货', 'after');
+  assert.equal(reply.seq, ack.seq + 1);
+  // what was stored of them is a prefix, in order, each with its answer
+  const ids = s.sql("SELECT group_concat(client_id, ',') FROM (SELECT client_id FROM messages WHERE dir = 'in' AND client_id LIKE 'x%' ORDER BY seq)").trim();
+  const k = ids ? ids.split(',').length : 0;
+  assert.equal(ids, Array.from({ length: k }, (_, i) => `x${i}`).join(','));
+  assert.equal(ack.seq, 8 + 2 * k);
+  const m = await (await fetch(`${s.url}/metrics`)).text();
+  assert.ok(Number(/^kefu_matched_on_thread_total (\d+)/m.exec(m)[1]) >= 3);
+  c2.close();
+}));
 
 test('lang auto: the language of the latest question also answers a chosen option', () => withServer({ set: SETS }, async (s) => {
   const [c] = await s.visitor({ lang: 'auto' });
