@@ -96,9 +96,14 @@ typedef struct kf_vjob {
     const char *id;
 } kf_vjob;
 
-/* A turn's answers are committed at the latest when this many wait (bounds the memory and
- * the time the first of them waits in a very long turn). */
-#define PEND_MAX 4096
+/* A turn's answers are committed at the latest when this many wait (bounds the memory, about
+ * 1 KB each, and the time the first of them waits in a very long turn). Reached while the
+ * writer thread is busy, the loop waits for it and writes them itself: at 10,000 connections
+ * in a closed loop, 4,096 was reached while a commit was written (9-22 % of the loop thread
+ * went to SQLite then). */
+#define PEND_MAX 16384
+/* Questions in one batch of the matching thread, at most (see take_jobs). */
+#define MATCH_MAX 1024
 
 const char *const kf_server__error_codes[KF_N_ERROR_CODES] = {
     KF_PE_BAD_JSON,
@@ -324,7 +329,7 @@ static kf_out *answer_frame(kf_server *s, const kf_entry *e, const kf_version *v
         opts[n++] = (kf_proto_option){v->prompts[i].target, v->prompts[i].text};
     kf_out *o = kf_proto_answer(e->id, text, lang_str(lang), lang_fallback, opts, n, confidence, 0);
     kf_free(text);
-    char *h = o && v ? kf_proto_answer_head(o, &hl) : NULL;
+    char *h = o && v && s->answers.n < KF_ANSCACHE_MAX ? kf_proto_answer_head(o, &hl) : NULL;
     if (h)
         kf_anscache_put(&s->answers, v, variant, h, hl);
     return o;
@@ -515,9 +520,10 @@ static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq, int in
 }
 
 /* Stores the visitor's row and the bot's reply in one transaction, then queues the ack and
- * the reply. Nothing is acknowledged that is not committed. */
+ * the reply. Nothing is acknowledged that is not committed. remembered: the frame's id is in
+ * the resend ring already (a question since it was queued), only its outcome is set. */
 static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *of, kf_out *reply,
-                            const char *reply_entry)
+                            const char *reply_entry, int remembered)
 {
     kf_store_row rows[2];
     int64_t seqs[2] = {0, 0};
@@ -529,6 +535,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
     if (reply) {
         stored = kf_out_dump_stored(reply);
         if (!stored) {
+            recent_put(p, in->client_id, -1, 0);
             send_error(p, KF_PE_INTERNAL, "out of memory; send it again", in->client_id, -1);
             return;
         }
@@ -540,7 +547,7 @@ static void commit_and_send(kf_ws_visitor_pss *p, kf_store_row *in, const char *
                                  .helpful = -1};
         n = 2;
     }
-    recent_put(p, in->client_id, 0, 1);
+    recent_put(p, in->client_id, 0, !remembered);
     int rc = kf_store_append(p->srv->store, p->conv.id, rows, n, kf_store_now_ms(), seqs);
     after_store(p, rc, in->client_id, of, reply, stored, seqs, n);
     kf_free(stored);
@@ -563,9 +570,10 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
         return;
     }
     p->conv.last_seq = seqs[n - 1];
-    /* Folded (docs/protocol.md): the reply carries the frame's id, its reply_to is the seq the
-     * ack would give; a replay still sends both, the visitor's frame as an ack. */
-    int fold = p->fold_acks && reply;
+    /* Folded (docs/protocol.md): a message's or choice's reply carries the frame's id, its
+     * reply_to is the seq the ack would give; a replay still sends both, the visitor's frame
+     * as an ack. Other frames keep their ack (a left message's form waits for it). */
+    int fold = p->fold_acks && reply && (!strcmp(of, "message") || !strcmp(of, "choose"));
     if (!fold) {
         kf_out *ack = kf_proto_ack(client_id, of);
         if (ack)
@@ -738,12 +746,15 @@ static int copy_strs(kf_vpend *v, const kf_store_row *in)
  * reply. reply NULL: a message to the people holding the conversation, passed to the desk
  * after the commit. Falls back to the immediate path when memory runs out. */
 static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out *reply,
-                           const char *lang, int fallbacks)
+                           const char *lang, int fallbacks, int remembered)
 {
     kf_server *s = p->srv;
     int fail = 0;
-    if (s->n_pend >= PEND_MAX)
-        kf_ws_visitor__flush(s);
+    if (s->n_pend >= PEND_MAX) {
+        start_fly(s, 1); /* to the writer thread, if it is free */
+        if (s->n_pend >= PEND_MAX)
+            kf_ws_visitor__flush(s); /* it is not: the bound waits for it */
+    }
     if (kf_grow(&s->pend, &s->cap_pend, s->n_pend + 1, sizeof(*s->pend)) ||
         kf_grow(&s->pend_items, &s->cap_pend_items, s->n_pend + 1, sizeof(*s->pend_items)))
         fail = 1;
@@ -758,7 +769,7 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
             kf_store_conv_update(s->store, p->conv.id, lang, NULL, NULL);
         if (fallbacks >= 0)
             kf_store_conv_set_fallbacks(s->store, p->conv.id, fallbacks);
-        commit_and_send(p, (kf_store_row *)in, "message", reply, in->entry);
+        commit_and_send(p, (kf_store_row *)in, "message", reply, in->entry, remembered);
         kf_out_free(reply);
         if (!reply && p->conv.last_seq)
             kf_desk__visitor_message(s, p->conv.id, p->conv.last_seq, in->text);
@@ -780,8 +791,8 @@ static void defer_and_send(kf_ws_visitor_pss *p, const kf_store_row *in, kf_out 
         .conv = p->conv.id, .n = reply ? 2 : 1, .lang = lang, .fallbacks = fallbacks};
     s->pend[s->n_pend++] = v;
     p->n_pend++;
-    recent_put(p, in->client_id, 0, 1);
-    if (s->n_pend == 1 && !s->turn_hook)
+    recent_put(p, in->client_id, 0, !remembered);
+    if (!s->turn_hook && !s->sul_flush.list.owner) /* not due yet (take_pending cancels it) */
         lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
 }
 
@@ -938,7 +949,7 @@ static void answer_message(kf_ws_visitor_pss *p, const char *id, const char *tex
         recent_put(p, id, -1, 0);
         send_error(p, KF_PE_INTERNAL, "out of memory; send it again", id, -1);
     } else if (!p->desk_changed) {
-        defer_and_send(p, &in, reply, lang_changed, fallbacks_changed); /* takes reply */
+        defer_and_send(p, &in, reply, lang_changed, fallbacks_changed, 1); /* takes reply */
         reply = NULL;
     } else { /* a handoff (rare): stored now, the desk acts on it right after */
         kf_ws_visitor__flush(s);
@@ -946,7 +957,7 @@ static void answer_message(kf_ws_visitor_pss *p, const char *id, const char *tex
             kf_store_conv_update(s->store, p->conv.id, lang_changed, NULL, NULL);
         if (fallbacks_changed >= 0)
             kf_store_conv_set_fallbacks(s->store, p->conv.id, fallbacks_changed);
-        commit_and_send(p, &in, "message", reply, in.entry);
+        commit_and_send(p, &in, "message", reply, in.entry, 1);
     }
     kf_out_free(reply);
     kf_buf_cleanup(&norm);
@@ -958,12 +969,12 @@ static void answer_message(kf_ws_visitor_pss *p, const char *id, const char *tex
 }
 
 /* A message to the people holding the conversation: stored, passed to the desk after the
- * commit; the bot is silent. */
-static void message_to_desk(kf_ws_visitor_pss *p, const char *id, const char *text)
+ * commit; the bot is silent. remembered: as commit_and_send's. */
+static void message_to_desk(kf_ws_visitor_pss *p, const char *id, const char *text, int remembered)
 {
     kf_store_row row = {
         .dir = KF_DIR_IN, .kind = "message", .client_id = id, .text = text, .helpful = -1};
-    defer_and_send(p, &row, NULL, NULL, -1);
+    defer_and_send(p, &row, NULL, NULL, -1, remembered);
 }
 
 /* Answers a matched question (the batch's m matched with snapshot e). Takes the job. */
@@ -979,7 +990,7 @@ static void answer_job(kf_server *s, kf_vjob *j, kf_mjob *mj, kf_engine *e)
         p->n_jobs--;
         /* a handoff of an earlier question of the conversation came first */
         if (kf_desk__case_of_conv(s, p->conv.id))
-            message_to_desk(p, j->id, mj->text);
+            message_to_desk(p, j->id, mj->text, 1);
         else
             answer_message(p, j->id, mj->text, mj->len, mj->rc, &mj->m, mj->secs);
     }
@@ -988,15 +999,32 @@ static void answer_job(kf_server *s, kf_vjob *j, kf_mjob *mj, kf_engine *e)
     kf_free(j->strs);
 }
 
-/* The waiting questions become the batch in flight (the two sets of arrays swap). */
+/* The waiting questions become the batch in flight (the two sets of arrays swap); past
+ * MATCH_MAX, the first MATCH_MAX of them (the rest move to the front of the waiting ones;
+ * out of memory for that, all of them). Answered at once, a batch of 10,000 questions went
+ * past PEND_MAX while the writer was busy, and the loop waited for it and wrote the rest
+ * itself. */
 static void take_jobs(kf_server *s)
 {
-    SWAP(kf_vjob *, s->jobs, s->mfly);
-    SWAP(kf_mjob *, s->job_m, s->mfly_m);
-    SWAP(size_t, s->cap_jobs, s->cap_mfly);
-    SWAP(size_t, s->cap_job_m, s->cap_mfly_m);
-    s->n_mfly = s->n_jobs;
-    s->n_jobs = 0;
+    size_t n = s->n_jobs < MATCH_MAX ? s->n_jobs : MATCH_MAX, rest = s->n_jobs - n;
+    if (rest && (kf_grow(&s->mfly, &s->cap_mfly, n, sizeof(*s->mfly)) ||
+                 kf_grow(&s->mfly_m, &s->cap_mfly_m, n, sizeof(*s->mfly_m)))) {
+        n = s->n_jobs;
+        rest = 0;
+    }
+    if (!rest) {
+        SWAP(kf_vjob *, s->jobs, s->mfly);
+        SWAP(kf_mjob *, s->job_m, s->mfly_m);
+        SWAP(size_t, s->cap_jobs, s->cap_mfly);
+        SWAP(size_t, s->cap_job_m, s->cap_mfly_m);
+    } else {
+        memcpy(s->mfly, s->jobs, n * sizeof(*s->mfly));
+        memcpy(s->mfly_m, s->job_m, n * sizeof(*s->mfly_m));
+        memmove(s->jobs, s->jobs + n, rest * sizeof(*s->jobs));
+        memmove(s->job_m, s->job_m + n, rest * sizeof(*s->job_m));
+    }
+    s->n_mfly = n;
+    s->n_jobs = rest;
 }
 
 /* The batch back from the matching thread: each question answered, in order. */
@@ -1033,24 +1061,27 @@ static void match_turn(kf_server *s, int wait)
     }
     if (!s->n_jobs || s->matching)
         return;
-    take_jobs(s);
-    if (!wait && s->mworker && s->n_mfly >= (size_t)s->cfg->match_worker_min) {
+    if (!wait && s->mworker && s->n_jobs >= (size_t)s->cfg->match_worker_min) {
+        take_jobs(s);
         s->matching = 1;
         s->m.matched_thread += s->n_mfly;
         s->mfly_engine = kf_engine_ref(s->engine);
         kf_mworker_submit(s->mworker, s->mfly_engine, s->mfly_m, s->n_mfly);
         return;
     }
-    s->answering = 1;
-    for (size_t i = 0; i < s->n_mfly; i++) {
-        if (s->mfly[i].p)
-            kf_mjob_run(s->engine, &s->mfly_m[i]);
-        else
-            s->mfly_m[i].rc = KF_EINVAL; /* closed: not matched for nobody */
-        answer_job(s, &s->mfly[i], &s->mfly_m[i], s->engine);
+    while (s->n_jobs) {
+        take_jobs(s);
+        s->answering = 1;
+        for (size_t i = 0; i < s->n_mfly; i++) {
+            if (s->mfly[i].p)
+                kf_mjob_run(s->engine, &s->mfly_m[i]);
+            else
+                s->mfly_m[i].rc = KF_EINVAL; /* closed: not matched for nobody */
+            answer_job(s, &s->mfly[i], &s->mfly_m[i], s->engine);
+        }
+        s->answering = 0;
+        s->n_mfly = 0;
     }
-    s->answering = 0;
-    s->n_mfly = 0;
 }
 
 static void flush_cb(lws_sorted_usec_list_t *sul);
@@ -1074,10 +1105,22 @@ static int queue_job(kf_ws_visitor_pss *p, const kf_in_frame *f)
     s->job_m[s->n_jobs] = (kf_mjob){.text = strs, .len = tl, .want = p->lang};
     s->n_jobs++;
     p->n_jobs++;
-    recent_put(p, f->id, 0, 1); /* a resend meanwhile is a duplicate */
-    if (s->n_jobs == 1 && !s->turn_hook)
+    recent_put(p, f->id, 0, 1);                    /* a resend meanwhile is a duplicate */
+    if (!s->turn_hook && !s->sul_flush.list.owner) /* not due yet (take_pending cancels it) */
         lws_sul_schedule(s->cx, 0, &s->sul_flush, flush_cb, 1);
     return KF_OK;
+}
+
+/* Questions of the conversation (on any of its connections) wait to be answered. */
+static int conv_has_jobs(const kf_server *s, int64_t conv)
+{
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i].p && s->jobs[i].p->conv.id == conv)
+            return 1;
+    for (size_t i = 0; i < s->n_mfly; i++)
+        if (s->mfly[i].p && s->mfly[i].p->conv.id == conv)
+            return 1;
+    return 0;
 }
 
 static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
@@ -1097,8 +1140,8 @@ static void on_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     s->m.messages_in++;
     /* Queued or held by an agent: the bot is silent; the agent gets the message (after the
      * connection's questions still to be answered, which check again). */
-    if (!p->n_jobs && kf_desk__case_of_conv(s, p->conv.id)) {
-        message_to_desk(p, f->id, f->text);
+    if (kf_desk__case_of_conv(s, p->conv.id) && !conv_has_jobs(s, p->conv.id)) {
+        message_to_desk(p, f->id, f->text, 0);
         return;
     }
     if (queue_job(p, f))
@@ -1136,7 +1179,7 @@ static void on_choose(kf_ws_visitor_pss *p, kf_in_frame *f)
     if (!reply)
         send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
     else
-        commit_and_send(p, &in, "choose", reply, e->id);
+        commit_and_send(p, &in, "choose", reply, e->id, 0);
     kf_out_free(reply);
 }
 
@@ -1181,7 +1224,7 @@ static void on_feedback(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=feedback helpful=%d entry=%s",
            (unsigned long long)p->id, (long long)p->conv.id, f->helpful, entry ? entry : "-");
     p->srv->m.feedback[f->helpful ? 1 : 0]++;
-    commit_and_send(p, &in, "feedback", NULL, NULL);
+    commit_and_send(p, &in, "feedback", NULL, NULL, 0);
 }
 
 typedef struct last_close {
@@ -1238,7 +1281,7 @@ static void on_survey(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     kf_store_row in = {
         .dir = KF_DIR_IN, .kind = "survey", .client_id = f->id, .text = f->comment, .helpful = -1};
-    commit_and_send(p, &in, "survey", NULL, NULL);
+    commit_and_send(p, &in, "survey", NULL, NULL, 0);
     kf_out *o = kf_out_new("survey");
     int r = o ? KF_OK : KF_ENOMEM;
     r = r ? r : kf_out_set_int(o, "conv", p->conv.id);
@@ -1320,7 +1363,7 @@ static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
                        .client_id = f->id,
                        .text = f->text,
                        .helpful = -1};
-    commit_and_send(p, &in, "leave_message", reply, NULL);
+    commit_and_send(p, &in, "leave_message", reply, NULL, 0);
     kf_out_free(reply);
     kf_desk__ticket_changed(s, t.id);
     kf_desk__changed(s);

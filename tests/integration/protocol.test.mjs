@@ -147,15 +147,21 @@ test('fold_acks: a reply sent at once carries its message\'s id in place of an a
   c.send({ type: 'feedback', id: 'f1', seq: 2, helpful: true });
   assert.deepEqual(await c.next('ack'), { v: 1, type: 'ack', seq: 8, of: 'feedback', id: 'f1' });
   assert.deepEqual(c.frames.filter((f) => f.reply_to), []); // nothing answered m3 or the resend
+  // a left message: its ack, then the ticket (a form waits for that ack)
+  c.send({ type: 'leave_message', id: 'l1', contact: 'a@example.com', text: '请回电' });
+  assert.deepEqual(await c.next('ack'), { v: 1, type: 'ack', seq: 9, of: 'leave_message', id: 'l1' });
+  const t = await c.next('ticket');
+  assert.equal(t.seq, 10);
+  assert.equal(t.id, undefined);
   c.close();
-  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '5'); // m1, ch1, m2, m3, f1
+  assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in'").trim(), '6'); // m1, ch1, m2, m3, f1, l1
   // the replay: each visitor frame as an ack carrying what was sent, each reply as stored
   const [c2, w2] = await s.visitor({ token: w.token, last_seq: 0, fold_acks: true });
   assert.equal(w2.resumed, true);
   const got = [];
-  for (let i = 0; i < 8; i++) got.push(await c2.next((f) => f.replay));
+  for (let i = 0; i < 10; i++) got.push(await c2.next((f) => f.replay));
   assert.deepEqual(got.map((f) => [f.seq, f.type]), [[1, 'ack'], [2, 'answer'], [3, 'ack'], [4, 'answer'],
-    [5, 'ack'], [6, 'handoff'], [7, 'ack'], [8, 'ack']]);
+    [5, 'ack'], [6, 'handoff'], [7, 'ack'], [8, 'ack'], [9, 'ack'], [10, 'ticket']]);
   assert.deepEqual([got[0].id, got[0].text, got[1].reply_to, got[1].id], ['m1', '我想退货', 1, undefined]);
   c2.close();
 }));
