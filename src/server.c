@@ -20,6 +20,7 @@
  * passes. */
 #include "kefu/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <poll.h>
@@ -561,6 +562,11 @@ int kf_server_run(const kf_config *cfg)
     info.mounts = &m_health;
     info.user = &s;
     info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+    /* An IPv4 address gets an IPv4 socket: on its IPv6 socket, lws 4.1 listened on every
+     * address of the machine for `listen = 127.0.0.1:PORT`. */
+    struct in_addr v4;
+    if (info.iface && inet_pton(AF_INET, info.iface, &v4) == 1)
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     /* Dead peers are found by TCP keepalive (probes after 5 idle minutes, closed after 3 more
      * unanswered ones 10 s apart), not by lws's validity pings: lws 4.1 moves a connection's
      * validity timer to the end of one sorted list on every frame it receives, a walk over

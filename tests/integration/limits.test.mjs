@@ -2,6 +2,7 @@
 // rate-limited message is not acknowledged (the client resends it later).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { withServer, sleep } from './helper.mjs';
 
 test('messages per connection: token bucket, rate_limited with retry_after_ms, then allowed again', () => withServer({
@@ -107,5 +108,41 @@ test('a client that sends faster than it reads is slowed down, not dropped; noth
   const metrics = await (await fetch(`${s.url}/metrics`)).text();
   assert.match(metrics, /^kefu_errors_total\{code="unknown_type"\} 3000$/m);
   other.close();
+  c.close();
+}));
+
+// The kernel's view of the server's sockets (/proc/net/tcp and tcp6): local address, state and
+// timer of each socket on the server's port.
+function socketsOf(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const rows = [];
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(f, 'utf8').split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 6 || !c[1].endsWith(`:${hex}`)) continue;
+      rows.push({ file: f, local: c[1].split(':')[0], state: c[3], timer: c[5].split(':')[0] });
+    }
+  }
+  return rows;
+}
+
+test('listen = 127.0.0.1:PORT listens on that address only; connections get TCP keepalive', () => withServer({}, async (s) => {
+  const port = Number(new URL(s.url).port);
+  const [c] = await s.visitor();
+  const rows = socketsOf(port);
+  const listening = rows.filter((r) => r.state === '0A');
+  // one IPv4 socket on 127.0.0.1 (0100007F), not the IPv6 socket on every address it was
+  assert.deepEqual(listening.map((r) => [r.file, r.local]), [['/proc/net/tcp', '0100007F']]);
+  // the accepted connection has its keepalive timer running (timer 02): dead peers are found
+  // by TCP keepalive, as lws's validity pings are off
+  // (once the welcome is acknowledged: until then the retransmission timer, 01, runs)
+  let accepted = [];
+  for (let i = 0; i < 100; i++) {
+    accepted = socketsOf(port).filter((r) => r.state === '01');
+    if (accepted.length === 1 && accepted[0].timer !== '01') break;
+    await sleep(20);
+  }
+  assert.equal(accepted.length, 1, JSON.stringify(accepted));
+  assert.equal(accepted[0].timer, '02', JSON.stringify(accepted));
   c.close();
 }));
