@@ -3,8 +3,8 @@
  * while the event loop goes on with the rest (reading, storing, writing). One batch at a
  * time; the caller keeps the batch untouched until it is told the batch is done (the done
  * callback, on the worker's thread) or has waited for it. The engine is the caller's
- * reference, held until then. Matching is the engine's (thread-safe); this file only moves
- * the work to another thread and back, and knows nothing of connections. */
+ * reference, held until then. Matching is the engine's (thread-safe), the thread is
+ * kefu/jobthread.h's; this file only hands a batch to one and knows nothing of connections. */
 #ifndef KEFU_MATCH_WORKER_H
 #define KEFU_MATCH_WORKER_H
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "kefu/jobthread.h"
 #include "kefu/log.h"
 #include "kefu/mem.h"
 #include "store_sqlite_int.h"
@@ -345,19 +346,14 @@ typedef struct ckpt {
 
 /* The writer (store.h, append_batch_start): group commits on a thread with its own
  * connection, so that the event loop matches the next messages while the last ones are
- * written. One job at a time; the caller keeps the items untouched until done. */
+ * written. One job at a time (kefu/jobthread.h); the caller keeps the items untouched until
+ * done. */
 typedef struct writer {
-    pthread_t th;
-    pthread_mutex_t lock;
-    pthread_cond_t job_cond;  /* a job arrived, or stop */
-    pthread_cond_t idle_cond; /* the job is finished */
-    int started, stop, busy;
-    struct sq *conn; /* the writer's connection and statements */
-    kf_store_batch_item *items;
+    kf_jobthread *th;           /* NULL: no writer thread */
+    struct sq *conn;            /* the writer's connection and statements */
+    kf_store_batch_item *items; /* the job: set while the thread is idle */
     size_t n;
     int64_t now_ms;
-    void (*done)(void *ud);
-    void *ud;
 } writer;
 
 typedef struct sq {
@@ -912,65 +908,30 @@ static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int6
     }
 }
 
-static void *writer_main(void *arg)
+static void writer_run(void *arg) /* on the writer's thread */
 {
     writer *w = arg;
-    pthread_mutex_lock(&w->lock);
-    for (;;) {
-        while (!w->stop && !w->items)
-            pthread_cond_wait(&w->job_cond, &w->lock);
-        if (!w->items)
-            break; /* stop, and nothing left to write */
-        kf_store_batch_item *items = w->items;
-        size_t n = w->n;
-        int64_t now_ms = w->now_ms;
-        pthread_mutex_unlock(&w->lock);
-        sq_append_batch(w->conn, items, n, now_ms);
-        /* Told before "idle": the caller may reuse the items once told, and a new job waits
-         * for idle, so a done() can never be taken for the next job's. */
-        w->done(w->ud);
-        pthread_mutex_lock(&w->lock);
-        w->items = NULL;
-        w->busy = 0;
-        pthread_cond_broadcast(&w->idle_cond);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return NULL;
+    sq_append_batch(w->conn, w->items, w->n, w->now_ms);
 }
 
 static int sq_batch_start(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms,
                           void (*done)(void *ud), void *ud)
 {
     writer *w = &((sq *)be)->wr;
-    if (!w->started)
-        return KF_EINVAL; /* no writer (":memory:", or the thread could not start) */
-    pthread_mutex_lock(&w->lock);
-    while (w->busy)
-        pthread_cond_wait(&w->idle_cond, &w->lock);
+    if (!w->th)
+        return KF_EINVAL;     /* no writer (":memory:", or the thread could not start) */
+    kf_jobthread_wait(w->th); /* the job's fields are the thread's until then */
     w->items = items;
     w->n = n;
     w->now_ms = now_ms;
-    w->done = done;
-    w->ud = ud;
-    w->busy = 1;
-    pthread_cond_signal(&w->job_cond);
-    pthread_mutex_unlock(&w->lock);
+    kf_jobthread_submit(w->th, w, done, ud);
     return KF_OK;
 }
 
 /* Waits for the writer's job to finish; 1 if there was one. */
 static int writer_wait(writer *w)
 {
-    int waited = 0;
-    if (!w->started)
-        return 0;
-    pthread_mutex_lock(&w->lock);
-    while (w->busy) {
-        waited = 1;
-        pthread_cond_wait(&w->idle_cond, &w->lock);
-    }
-    pthread_mutex_unlock(&w->lock);
-    return waited;
+    return w->th ? kf_jobthread_wait(w->th) : 0;
 }
 
 static void sq_batch_wait(void *be)
@@ -993,19 +954,8 @@ static int main_busy(void *ud, int count)
 
 static void writer_stop(writer *w)
 {
-    if (w->started) {
-        pthread_mutex_lock(&w->lock);
-        w->stop = 1;
-        pthread_cond_signal(&w->job_cond);
-        pthread_mutex_unlock(&w->lock);
-        pthread_join(w->th, NULL);
-        w->started = 0;
-    }
-    if (w->conn) { /* the locks exist from writer_start on, with the connection */
-        pthread_mutex_destroy(&w->lock);
-        pthread_cond_destroy(&w->job_cond);
-        pthread_cond_destroy(&w->idle_cond);
-    }
+    kf_jobthread_stop(w->th); /* the last job first */
+    w->th = NULL;
     sq_close(w->conn);
     w->conn = NULL;
 }
@@ -1527,13 +1477,9 @@ static void writer_start(sq *s, const char *path, const kf_store_options *opt)
         w->conn = NULL;
         return;
     }
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->job_cond, NULL);
-    pthread_cond_init(&w->idle_cond, NULL);
     w->conn->ckp = s->ckp;
-    w->started = pthread_create(&w->th, NULL, writer_main, w) == 0;
-    if (!w->started)
-        writer_stop(w); /* frees the locks and the connection */
+    if (!(w->th = kf_jobthread_start(writer_run)))
+        writer_stop(w); /* closes the connection */
 }
 
 kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
