@@ -400,9 +400,9 @@ static kf_out *handoff_frame(kf_ws_visitor_pss *p, const char *reason, int urgen
     return o;
 }
 
-/* Turns a match into the bot's frame. */
-static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_to,
-                              int *fallbacks_changed)
+/* Turns a match into the bot's frame (without reply_to: the frame gets it when it is sent,
+ * from the store's seq of the question). */
+static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int *fallbacks_changed)
 {
     kf_server *s = p->srv;
     kf_lang lang = m->lang == KF_LANG_EN ? KF_LANG_EN : KF_LANG_ZH;
@@ -446,19 +446,19 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
                 opts[n++] = (kf_proto_option){m->cand[i].entry->id, v->question};
         }
         return kf_proto_clarify(txt(lang, "您想问的是下面哪一个？", "Did you mean one of these?"),
-                                opts, n, reply_to);
+                                opts, n, 0);
     }
     case KF_DECISION_FALLBACK:
         if (m->reply) { /* an out-of-scope entry's own answer */
             text = kf_config_render(s->cfg, m->reply);
             if (text)
-                o = kf_proto_fallback(text, reply_to);
+                o = kf_proto_fallback(text, 0);
             kf_free(text);
             return o;
         }
         return kf_proto_fallback(txt(lang, "抱歉，我没有理解您的问题，可以换个说法再问一次吗？",
                                      "Sorry, I did not understand. Could you say it another way?"),
-                                 reply_to);
+                                 0);
     case KF_DECISION_HANDOFF:
         return handoff_frame(p,
                              m->decision == KF_DECISION_HANDOFF && m->handoff_reason
@@ -468,7 +468,7 @@ static kf_out *decision_frame(kf_ws_visitor_pss *p, kf_match *m, int64_t reply_t
     case KF_DECISION_REPLY:
         text = kf_config_render(s->cfg, m->reply ? m->reply : "");
         if (text)
-            o = kf_proto_reply(m->rule ? m->rule->name : "", text, reply_to);
+            o = kf_proto_reply(m->rule ? m->rule->name : "", text, 0);
         kf_free(text);
         return o;
     }
@@ -711,11 +711,9 @@ void kf_ws_visitor__turn_end(kf_server *s)
     start_fly(s, 0);
 }
 
-static void flush_cb(lws_sorted_usec_list_t *sul)
+static void flush_cb(lws_sorted_usec_list_t *sul) /* lws's own loop: its turn's end */
 {
-    kf_server *s = lws_container_of(sul, kf_server, sul_flush);
-    match_turn(s, 0);
-    start_fly(s, 0);
+    kf_ws_visitor__turn_end(lws_container_of(sul, kf_server, sul_flush));
 }
 
 /* Copies the row's strings (each may be NULL) into one allocation, v->strs. */
@@ -917,7 +915,7 @@ static void answer_message(kf_ws_visitor_pss *p, const char *id, const char *tex
         snprintf(p->conv.lang, sizeof(p->conv.lang), "%s", lang_changed);
     }
     int fallbacks_changed = -1;
-    kf_out *reply = decision_frame(p, &m, 0, &fallbacks_changed);
+    kf_out *reply = decision_frame(p, &m, &fallbacks_changed);
     /* For reports (docs/metrics.md): the engine's own decision (a miss stays a fallback even
      * when it sends the visitor to a person), its score, and the normalised text that the
      * editors' to-do list groups by. A failed normalisation only leaves the text out. */
