@@ -62,7 +62,7 @@ typedef struct conn {
 /* ---- options and state ----------------------------------------------------------- */
 
 static struct {
-    const char *url, *qfile, *touch, *label;
+    const char *url, *qfile, *touch, *label, *trace;
     char host[256], path[256];
     int port;
     int n_conns, ramp, json, loop; /* L_*: -1 until --loop or the mode decides */
@@ -100,6 +100,7 @@ static unsigned rr; /* round-robin cursor for fixed-rate sends */
 static long sent_measured, answered, answered_total, errors_frames, skipped, outstanding;
 static long err_rate_limited, err_internal, err_other, acks;
 static uint32_t *rtt_us; /* one entry per answered message in the measurement window */
+static uint32_t *due_us; /* --trace: when each of those was due, from the window's start */
 static long rtt_n, rtt_cap;
 static uint64_t last_answer_ns, max_gap_ns, max_gap_at_ns, touch_ns, max_gap_after_touch_ns;
 static long rss_idle_kb, rss_conns_kb, rss_load_kb, hwm_kb;
@@ -293,8 +294,11 @@ static void record_answer(conn *c, uint64_t now, int ok)
     /* Only messages sent inside the window count, each once. */
     if (ok && due >= measure_ns && measure_ns && (!measure_end_ns || due < measure_end_ns)) {
         answered++;
-        if (rtt_n < rtt_cap)
+        if (rtt_n < rtt_cap) {
+            if (due_us)
+                due_us[rtt_n] = (uint32_t)((due - measure_ns) / 1000u);
             rtt_us[rtt_n++] = (uint32_t)((now - due) / 1000u);
+        }
     }
     if (sending() && opt.rate <= 0 && c->state == C_READY) {
         c->sends_due++;
@@ -616,10 +620,29 @@ static double pct(double q)
     return rtt_us[k - 1] / 1000.0;
 }
 
+/* --trace FILE: one line per answer of the window, in the order they came: when it was due
+ * (ms from the window's start) and its round trip (ms), to see when a tail happens. */
+static void write_trace(void)
+{
+    FILE *f = fopen(opt.trace, "w");
+    if (!f) {
+        fprintf(stderr, "loadgen: %s: %s\n", opt.trace, strerror(errno));
+        return;
+    }
+    fprintf(f, "# due_ms rtt_ms; the window began at %.6f s of CLOCK_MONOTONIC\n",
+            (double)measure_ns / 1e9);
+    for (long i = 0; i < rtt_n; i++)
+        fprintf(f, "%.3f %.3f\n", due_us[i] / 1000.0, rtt_us[i] / 1000.0);
+    if (fclose(f))
+        fprintf(stderr, "loadgen: %s: %s\n", opt.trace, strerror(errno));
+}
+
 static void report(void)
 {
     double secs = measure_end_ns > measure_ns ? (double)(measure_end_ns - measure_ns) / 1e9 : 0;
     double rate = secs > 0 ? (double)answered / secs : 0;
+    if (opt.trace)
+        write_trace();
     qsort(rtt_us, (size_t)rtt_n, sizeof(*rtt_us), cmp_u32);
     double mb = 1.0 / 1024;
     double per_conn_kb = rss_conns_kb > 0 && rss_idle_kb > 0 && n_ready_max > 0
@@ -686,13 +709,14 @@ static void usage(void)
             "usage: loadgen -u ws://127.0.0.1:PORT/ws -f QUESTIONS [-c CONNS] [-r RATE]\n"
             "               [-n COUNT] [-d SECS] [-w WARMUP_SECS] [-p SERVER_PID] [--ramp K]\n"
             "               [--touch FILE --touch-at SECS] [--label NAME] [--json]\n"
-            "               [--loop poll|uv|ev] [--separate-acks]\n"
+            "               [--loop poll|uv|ev] [--separate-acks] [--trace FILE]\n"
             "  -r 0 (default): closed loop, each connection sends its next question when\n"
             "  the reply arrives; -r RATE: RATE messages/s in all, spread over the connections.\n"
             "  --loop: lws's own poll() loop, libuv's or libev's (default: ev in a closed\n"
             "  loop, uv at a fixed rate).\n"
             "  --separate-acks: hello without fold_acks, so each answer comes after an ack\n"
-            "  frame (docs/protocol.md); by default the answer carries the ack.\n");
+            "  frame (docs/protocol.md); by default the answer carries the ack.\n"
+            "  --trace FILE: each measured answer's due time and round trip (ms), a line each.\n");
     exit(2);
 }
 
@@ -721,11 +745,15 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        {"ramp", required_argument, NULL, 'R'},     {"touch", required_argument, NULL, 'T'},
-        {"touch-at", required_argument, NULL, 'A'}, {"label", required_argument, NULL, 'L'},
-        {"json", no_argument, NULL, 'J'},           {"loop", required_argument, NULL, 'P'},
-        {"separate-acks", no_argument, NULL, 'S'},  {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"ramp", required_argument, NULL, 'R'},
+                                       {"touch", required_argument, NULL, 'T'},
+                                       {"touch-at", required_argument, NULL, 'A'},
+                                       {"label", required_argument, NULL, 'L'},
+                                       {"json", no_argument, NULL, 'J'},
+                                       {"loop", required_argument, NULL, 'P'},
+                                       {"separate-acks", no_argument, NULL, 'S'},
+                                       {"trace", required_argument, NULL, 'X'},
+                                       {NULL, 0, NULL, 0}};
     struct lws_context_creation_info info;
     int c, rc = 0;
 
@@ -745,6 +773,7 @@ int main(int argc, char **argv)
         case 'L': opt.label = optarg; break;
         case 'J': opt.json = 1; break;
         case 'S': opt.separate_acks = 1; break;
+        case 'X': opt.trace = optarg; break;
         case 'P':
             opt.loop = !strcmp(optarg, "poll") ? L_POLL
                        : !strcmp(optarg, "uv")   ? L_UV
@@ -768,7 +797,9 @@ int main(int argc, char **argv)
     conns = calloc((size_t)opt.n_conns, sizeof(*conns));
     rtt_cap = opt.max_count < 20000000 ? opt.max_count : 20000000;
     rtt_us = malloc((size_t)rtt_cap * sizeof(*rtt_us));
-    if (!conns || !rtt_us) {
+    if (opt.trace)
+        due_us = malloc((size_t)rtt_cap * sizeof(*due_us));
+    if (!conns || !rtt_us || (opt.trace && !due_us)) {
         fprintf(stderr, "loadgen: out of memory\n");
         return 1;
     }
@@ -848,6 +879,7 @@ int main(int argc, char **argv)
     free(qs);
     free(conns);
     free(rtt_us);
+    free(due_us);
     if (n_ready == 0 && answered == 0)
         rc = 1;
     return rc;
