@@ -110,6 +110,11 @@ void kf_store_append_batch_wait(kf_store *s)
         s->ops->append_batch_wait(s->be);
 }
 
+int kf_store_append_batch_due(kf_store *s)
+{
+    return s->ops->append_batch_due ? s->ops->append_batch_due(s->be) : 0;
+}
+
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t from,
                             int64_t to, int64_t *seq)
 {

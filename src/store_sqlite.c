@@ -344,6 +344,15 @@ typedef struct ckpt {
     atomic_int tail_due; /* the next write copies the WAL's tail first (store_begin) */
 } ckpt;
 
+/* The writer's page cache: 32 MB, filled only as pages are read (SQLite's default is 2 MB).
+ * Each conversation under way has its own last page of messages (the table is ordered by
+ * conversation), so the pages a commit touches grow with the conversations: at 1,000 of them
+ * 8 MB was too small and a quarter of the writer's time went into reading pages back from the
+ * files (pread), which 32 MB ended (docs/performance.md). A group commit under load also
+ * dirties a few thousand pages, and a smaller cache spills them to the WAL in the middle
+ * of it. */
+#define WRITER_CACHE_KB 32768
+
 /* The writer (store.h, append_batch_start): group commits on a thread with its own
  * connection, so that the event loop matches the next messages while the last ones are
  * written. One job at a time (kefu/jobthread.h); the caller keeps the items untouched until
@@ -526,10 +535,14 @@ long kf_store_sqlite__tail_copies(void)
 
 /* BEGIN IMMEDIATE, first copying the WAL's tail when the checkpointer asks for it
  * (CKPT_RESTART_FRAMES): then this transaction writes the WAL from its start. A failed copy
- * costs only the restart: the checkpointer asks again. */
-static int store_begin(sq *s)
+ * costs only the restart: the checkpointer asks again. The copy ends with two disk syncs
+ * (the WAL's new frames, then the database file), measured at 2 to over 100 ms on a busy
+ * disk, so with a writer thread only that thread copies (tail set): the event loop never
+ * waits for the disk, and sends the next batch to the writer whatever its size
+ * (append_batch_due). */
+static int store_begin_tail(sq *s, int tail)
 {
-    if (s->ckp && atomic_exchange(&s->ckp->tail_due, 0)) {
+    if (tail && s->ckp && atomic_exchange(&s->ckp->tail_due, 0)) {
         int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         if (rc == SQLITE_OK)
             tail_copies++;
@@ -537,6 +550,12 @@ static int store_begin(sq *s)
             kf_log(KF_LOG_WARN, "store: checkpoint: %s", sqlite3_errmsg(s->db));
     }
     return run(s, ST_BEGIN);
+}
+
+/* A write on the caller's thread: it copies the tail only when there is no writer thread. */
+static int store_begin(sq *s)
+{
+    return store_begin_tail(s, !s->wr.th);
 }
 
 /* Runs a statement that returns no rows; resets it. */
@@ -702,11 +721,27 @@ static int append_one(sq *s, int64_t conv, const kf_store_row *r, int64_t now_ms
     return KF_OK;
 }
 
+static int writer_wait(writer *w);
+
+/* The connection that stores messages: the writer's, when there is one, used here after its
+ * thread's job is done (the connection is the thread's until then). In WAL mode SQLite drops
+ * a connection's whole page cache when it begins a transaction and finds that another
+ * connection has committed since, so commits alternating between the loop's connection and
+ * the writer's (small batches here, large ones there) made each read its pages back from the
+ * files. */
+static sq *msg_conn(sq *s)
+{
+    if (!s->wr.th)
+        return s;
+    writer_wait(&s->wr);
+    return s->wr.conn;
+}
+
 static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                      int64_t *seqs)
 {
-    sq *s = be;
-    int rc = store_begin(s);
+    sq *s = msg_conn(be);
+    int rc = store_begin_tail(s, s == be);
     if (rc)
         return rc;
     if ((rc = next_seqs(s, conv, now_ms, n, seqs)))
@@ -883,10 +918,10 @@ static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
  * journals each page it changes that the transaction had already changed; in a large group
  * commit that journal outgrew memory and went to a temporary file, hundreds of page writes
  * a second under load.) */
-static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms)
+/* tail: this thread may copy the WAL's tail (store_begin_tail). */
+static void append_batch(sq *s, kf_store_batch_item *items, size_t n, int64_t now_ms, int tail)
 {
-    sq *s = be;
-    int whole = store_begin(s) == KF_OK;
+    int whole = store_begin_tail(s, tail) == KF_OK;
     for (size_t i = 0; whole && i < n; i++)
         if ((items[i].rc = batch_one(s, &items[i], now_ms)))
             whole = 0;
@@ -897,7 +932,7 @@ static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int6
     kf_log(KF_LOG_WARN, "store: group commit of %zu items failed; storing them one by one", n);
     for (size_t i = 0; i < n; i++) {
         kf_store_batch_item *it = &items[i];
-        int rc = store_begin(s);
+        int rc = store_begin_tail(s, tail);
         if (!rc)
             rc = batch_one(s, it, now_ms);
         if (!rc)
@@ -908,10 +943,22 @@ static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int6
     }
 }
 
+static void sq_append_batch(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms)
+{
+    sq *s = msg_conn(be);
+    append_batch(s, items, n, now_ms, s == be);
+}
+
 static void writer_run(void *arg) /* on the writer's thread */
 {
     writer *w = arg;
-    sq_append_batch(w->conn, w->items, w->n, w->now_ms);
+    append_batch(w->conn, w->items, w->n, w->now_ms, 1);
+}
+
+static int sq_batch_due(void *be)
+{
+    sq *s = be;
+    return s->wr.th && s->ckp && atomic_load(&s->ckp->tail_due);
 }
 
 static int sq_batch_start(void *be, kf_store_batch_item *items, size_t n, int64_t now_ms,
@@ -1331,6 +1378,7 @@ static const kf_store_ops sqlite_ops = {
     .append_batch = sq_append_batch,
     .append_batch_start = sq_batch_start,
     .append_batch_wait = sq_batch_wait,
+    .append_batch_due = sq_batch_due,
     .find_client_id = sq_find_client_id,
     .get_row = sq_get_row,
     .replay = sq_replay,
@@ -1467,10 +1515,9 @@ static void writer_start(sq *s, const char *path, const kf_store_options *opt)
     writer *w = &s->wr;
     if (!strcmp(path, ":memory:"))
         return;
-    /* 8 MB of page cache (SQLite's default is 2 MB): a group commit under load dirties a few
-     * thousand pages, and a smaller cache spills them to the WAL in the middle of it. The
-     * serving connection keeps the default: 10,000 idle visitors must fit in 100 MB. */
-    if (!(w->conn = conn_open(path, opt, 8192, err, sizeof(err))) ||
+    /* The writer's page cache (WRITER_CACHE_KB). The serving connection keeps the default:
+     * 10,000 idle visitors must fit in 100 MB. */
+    if (!(w->conn = conn_open(path, opt, WRITER_CACHE_KB, err, sizeof(err))) ||
         prepare(w->conn, err, sizeof(err))) {
         kf_log(KF_LOG_WARN, "store: no writer thread (%s): group commits run on the loop", err);
         sq_close(w->conn);

@@ -157,6 +157,10 @@ typedef struct kf_store_ops {
                               void (*done)(void *ud), void *ud);
     /* Waits until the batch started by append_batch_start is done. NULL: nothing to wait for. */
     void (*append_batch_wait)(void *be);
+    /* 1 when the next batch, however small, should go to append_batch_start: the backend's
+     * thread has work to do before its next write that the caller should not wait for (SQLite:
+     * copying the WAL's tail, which ends with disk syncs). NULL: never. */
+    int (*append_batch_due)(void *be);
     /* The seq of an inbound row with this client id and a seq in [from, to], or KF_ENOTFOUND.
      * Costs the number of rows in the range (no index on client ids): keep it short. */
     int (*find_client_id)(void *be, int64_t conv, const char *client_id, int64_t from, int64_t to,
@@ -260,11 +264,13 @@ int kf_store_conv_update(kf_store *s, int64_t id, const char *lang, const char *
                          const char *state);
 int kf_store_append(kf_store *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                     int64_t *seqs);
-/* See kf_store_ops.append_batch, append_batch_start and append_batch_wait. */
+/* See kf_store_ops.append_batch, append_batch_start, append_batch_wait and
+ * append_batch_due. */
 void kf_store_append_batch(kf_store *s, kf_store_batch_item *items, size_t n, int64_t now_ms);
 int kf_store_append_batch_start(kf_store *s, kf_store_batch_item *items, size_t n,
                                 int64_t now_ms, void (*done)(void *ud), void *ud);
 void kf_store_append_batch_wait(kf_store *s);
+int kf_store_append_batch_due(kf_store *s);
 int kf_store_find_client_id(kf_store *s, int64_t conv, const char *client_id, int64_t from,
                             int64_t to, int64_t *seq);
 int kf_store_get_row(kf_store *s, int64_t conv, int64_t seq, kf_store_row_cb cb, void *ud);
