@@ -219,9 +219,10 @@ int kf_store_note_list(kf_store *s, int64_t conv, kf_store_note_cb cb, void *ud)
     return s->ops->note_list(s->be, conv, cb, ud);
 }
 
-int kf_store_ticket_add(kf_store *s, kf_ticket *t)
+int kf_store_ticket_add(kf_store *s, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
+                        int64_t *seqs, kf_store_fill_fn fill, void *ud)
 {
-    return s->ops->ticket_add(s->be, t);
+    return s->ops->ticket_add(s->be, t, rows, n, now_ms, seqs, fill, ud);
 }
 
 int kf_store_ticket_save(kf_store *s, const kf_ticket *t)

@@ -737,6 +737,16 @@ static sq *msg_conn(sq *s)
     return s->wr.conn;
 }
 
+/* n rows of one conversation inside the open transaction (seqs: their numbers). */
+static int append_rows(sq *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
+                       int64_t *seqs)
+{
+    int rc = n ? next_seqs(s, conv, now_ms, n, seqs) : KF_OK;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = append_one(s, conv, &rows[i], now_ms, i ? seqs[i - 1] : 0, seqs[i]);
+    return rc;
+}
+
 static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                      int64_t *seqs)
 {
@@ -744,12 +754,7 @@ static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n,
     int rc = store_begin_tail(s, s == be);
     if (rc)
         return rc;
-    if ((rc = next_seqs(s, conv, now_ms, n, seqs)))
-        goto fail;
-    for (size_t i = 0; i < n; i++)
-        if ((rc = append_one(s, conv, &rows[i], now_ms, i ? seqs[i - 1] : 0, seqs[i])))
-            goto fail;
-    if ((rc = run(s, ST_COMMIT)))
+    if ((rc = append_rows(s, conv, rows, n, now_ms, seqs)) || (rc = run(s, ST_COMMIT)))
         goto fail;
     return KF_OK;
 fail:
@@ -898,11 +903,7 @@ static int sq_conv_set_fallbacks(void *be, int64_t id, int n)
  * caller rolls the transaction back. */
 static int batch_one(sq *s, kf_store_batch_item *it, int64_t now_ms)
 {
-    int rc = KF_OK;
-    if (it->n)
-        rc = next_seqs(s, it->conv, now_ms, it->n, it->seqs);
-    for (size_t i = 0; i < it->n && !rc; i++)
-        rc = append_one(s, it->conv, &it->rows[i], now_ms, i ? it->seqs[i - 1] : 0, it->seqs[i]);
+    int rc = append_rows(s, it->conv, it->rows, it->n, now_ms, it->seqs);
     if (!rc && it->lang)
         rc = sq_conv_update(s, it->conv, it->lang, NULL, NULL);
     if (!rc && it->fallbacks >= 0)
@@ -1273,20 +1274,31 @@ static int sq_note_list(void *be, int64_t conv, kf_store_note_cb cb, void *ud)
     return rc == SQLITE_DONE ? n : fail_db(s, "list notes");
 }
 
-static int sq_ticket_add(void *be, kf_ticket *t)
+static int sq_ticket_add(void *be, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
+                         int64_t *seqs, kf_store_fill_fn fill, void *ud)
 {
-    sq *s = be;
+    sq *s = msg_conn(be); /* with the conversation's rows, as sq_append */
     sqlite3_stmt *st = s->st[ST_TICKET_INSERT];
+    int rc = store_begin_tail(s, s == be);
+    t->id = 0;
+    if (rc)
+        return rc;
     sqlite3_bind_int64(st, 1, t->conv);
     bind_text(st, 2, t->name);
     sqlite3_bind_text(st, 3, t->contact, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, t->text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, t->created_ms);
-    int rc = run(s, ST_TICKET_INSERT);
-    if (rc == KF_OK) {
-        t->id = sqlite3_last_insert_rowid(s->db);
-        snprintf(t->status, sizeof(t->status), "open");
-    }
+    if ((rc = run(s, ST_TICKET_INSERT)))
+        goto fail;
+    int64_t id = sqlite3_last_insert_rowid(s->db);
+    if ((fill && (rc = fill(ud, id, rows))) ||
+        (rc = append_rows(s, t->conv, rows, n, now_ms, seqs)) || (rc = run(s, ST_COMMIT)))
+        goto fail;
+    t->id = id;
+    snprintf(t->status, sizeof(t->status), "open");
+    return KF_OK;
+fail:
+    run(s, ST_ROLLBACK);
     return rc;
 }
 

@@ -1322,6 +1322,20 @@ static int contact_ok(const char *c)
     return digits >= 6 && digits <= 20;
 }
 
+typedef struct ticket_fill {
+    kf_out *reply;
+    char *stored; /* the reply as stored, with the ticket's number */
+} ticket_fill;
+
+static int fill_ticket(void *ud, int64_t id, kf_store_row *rows)
+{
+    ticket_fill *tf = ud;
+    if (kf_out_set_int(tf->reply, "ticket", id) || !(tf->stored = kf_out_dump_stored(tf->reply)))
+        return KF_ENOMEM;
+    rows[1].frame = tf->stored;
+    return KF_OK;
+}
+
 static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
 {
     kf_server *s = p->srv;
@@ -1336,35 +1350,44 @@ static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     if (!rate_ok(p, f->id))
         return;
+    kf_out *reply = kf_out_new("ticket");
+    if (!reply ||
+        kf_out_set_str(reply, "text",
+                       txt(p->lang, "留言已收到，我们会通过您留下的联系方式尽快联系您。",
+                           "Thank you, we got your message and will contact you soon."))) {
+        kf_out_free(reply);
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f->id, -1);
+        return;
+    }
     kf_ticket t = {.conv = p->conv.id,
                    .name = f->name,
                    .contact = f->contact,
                    .text = f->text,
                    .created_ms = kf_store_now_ms()};
-    if (kf_store_ticket_add(s->store, &t)) {
-        send_error(p, KF_PE_INTERNAL, "could not save your message; send it again", f->id, -1);
+    /* The ticket, the visitor's frame and the reply showing the ticket's number: one
+     * transaction (a resend after a failure must not find a ticket already made). */
+    kf_store_row rows[2] = {
+        {.dir = KF_DIR_IN,
+         .kind = "leave_message",
+         .client_id = f->id,
+         .text = f->text,
+         .helpful = -1},
+        {.dir = KF_DIR_OUT, .kind = "ticket", .ref_seq = KF_STORE_REF_PREV, .helpful = -1}};
+    int64_t seqs[2] = {0, 0};
+    ticket_fill tf = {.reply = reply};
+    kf_ws_visitor__flush(s); /* earlier frames first: seqs follow arrival */
+    recent_put(p, f->id, 0, 1);
+    int rc = kf_store_ticket_add(s->store, &t, rows, 2, kf_store_now_ms(), seqs, fill_ticket, &tf);
+    after_store(p, rc, f->id, "leave_message", rc ? NULL : reply, tf.stored, seqs, 2);
+    kf_free(tf.stored);
+    kf_out_free(reply);
+    if (rc)
         return;
-    }
     kf_log(KF_LOG_INFO, "conv=%lld event=ticket ticket=%lld", (long long)p->conv.id,
            (long long)t.id);
     kf_desk_case *dc = kf_desk__case_of_conv(s, p->conv.id);
     if (dc && !strcmp(dc->c.state, "queued"))
         kf_desk__end(s, dc, "ticket"); /* the message replaces the wait */
-    kf_out *reply = kf_out_new("ticket");
-    if (!reply || kf_out_set_int(reply, "ticket", t.id) ||
-        kf_out_set_str(reply, "text",
-                       txt(p->lang, "留言已收到，我们会通过您留下的联系方式尽快联系您。",
-                           "Thank you, we got your message and will contact you soon."))) {
-        kf_out_free(reply);
-        reply = NULL;
-    }
-    kf_store_row in = {.dir = KF_DIR_IN,
-                       .kind = "leave_message",
-                       .client_id = f->id,
-                       .text = f->text,
-                       .helpful = -1};
-    commit_and_send(p, &in, "leave_message", reply, NULL, 0);
-    kf_out_free(reply);
     kf_desk__ticket_changed(s, t.id);
     kf_desk__changed(s);
 }

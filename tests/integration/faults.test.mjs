@@ -110,6 +110,17 @@ test(`disk full: error frame and an unsaved answer, nothing acknowledged that is
     assert.equal(ans.seq, f.seq, 'an unsaved answer does not move the cursor');
   }
   assert.equal(failed.length, 3, 'the database filled up');
+  // A left message on the full disk: its ticket and its rows are one transaction, so an
+  // error leaves no ticket behind for the resend to double.
+  let leftAcked = 0;
+  for (let k = 0; k < 3; k++) {
+    const id = `left${k}`;
+    c.send({ type: 'leave_message', id, contact: 'a@example.com', text: `call me ${k}` });
+    const f = await c.next((x) => (x.type === 'ack' || x.type === 'error') && x.id === id);
+    if (f.type === 'ack') leftAcked++;
+    else assert.equal(f.code, 'internal');
+  }
+  assert.equal(Number(s.sql('SELECT count(*) FROM tickets;').trim()), leftAcked, 'a ticket for each acknowledged form, none for a refused one');
   assert.equal(c.closed, null, 'the connection stays open');
   assert.equal((await healthz(s)).status, 'ok');
   const stored = new Set(s.sql("SELECT client_id FROM messages WHERE dir = 'in';").trim().split('\n'));

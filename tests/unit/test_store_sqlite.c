@@ -359,6 +359,90 @@ static void client_ids_not_unique(void **state)
     kf_store_close(st);
 }
 
+static int fill_number(void *ud, int64_t id, kf_store_row *rows)
+{
+    char *buf = ud;
+    snprintf(buf, 64, "{\"type\":\"ticket\",\"ticket\":%lld}", (long long)id);
+    rows[1].frame = buf;
+    return KF_OK;
+}
+
+static int fill_fails(void *ud, int64_t id, kf_store_row *rows)
+{
+    (void)ud;
+    (void)id;
+    (void)rows;
+    return KF_ENOMEM;
+}
+
+static int count_ticket(void *ud, const kf_ticket *t)
+{
+    (void)t;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int tickets(kf_store *st)
+{
+    int n = 0;
+    int got = kf_store_ticket_list(st, 0, count_ticket, &n);
+    assert_int_equal(got, n);
+    return n;
+}
+
+/* A left message: the ticket and the conversation's two rows are one transaction. When the
+ * rows fail after the ticket was inserted (here a row already holding their seq), or the
+ * reply cannot be made, nothing is stored, so a resend cannot leave a second ticket. */
+static void ticket_with_its_rows(void **state)
+{
+    (void)state;
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_store_row rows[2] = {
+        {.dir = KF_DIR_IN,
+         .kind = "leave_message",
+         .client_id = "f1",
+         .text = "call me",
+         .helpful = -1},
+        {.dir = KF_DIR_OUT, .kind = "ticket", .ref_seq = KF_STORE_REF_PREV, .helpful = -1}};
+    int64_t seqs[2] = {0, 0};
+    char buf[64];
+    kf_ticket t = {.conv = c.id, .contact = "a@example.com", .text = "call me", .created_ms = 1};
+    assert_int_equal(kf_store_ticket_add(st, &t, rows, 2, 2000, seqs, fill_fails, NULL), KF_ENOMEM);
+    assert_int_equal(t.id, 0);
+    assert_int_equal(tickets(st), 0);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO messages(conv_id, seq, dir, kind, created) VALUES (%lld, 1, 'in', "
+             "'message', 1)",
+             (long long)c.id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_not_equal(kf_store_ticket_add(st, &t, rows, 2, 2000, seqs, fill_number, buf), KF_OK);
+    assert_int_equal(t.id, 0);
+    assert_int_equal(tickets(st), 0);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM messages", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    assert_int_equal(kf_store_ticket_add(st, &t, rows, 2, 2000, seqs, fill_number, buf), KF_OK);
+    assert_true(t.id > 0);
+    assert_string_equal(t.status, "open");
+    assert_int_equal(tickets(st), 1);
+    assert_int_equal(seqs[0], 1);
+    assert_int_equal(seqs[1], 2);
+    seen s = {0};
+    assert_int_equal(kf_store_replay(st, c.id, 0, 10, collect, &s), 2);
+    assert_string_equal(s.kind[0], "leave_message");
+    assert_string_equal(s.kind[1], "ticket");
+    assert_int_equal(s.reply_to[1], 1);
+    char want[64];
+    snprintf(want, sizeof(want), "{\"type\":\"ticket\",\"ticket\":%lld}", (long long)t.id);
+    assert_string_equal(buf, want);
+    kf_store_close(st);
+}
+
 /* A group commit in which one item fails (a conversation that does not exist): that item
  * alone fails, the others are stored with the seqs they would have had alone. */
 static void batch_item_fails_alone(void **state)
@@ -416,6 +500,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tail_copied_by_the_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(client_ids_not_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_item_fails_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(ticket_with_its_rows, setup, teardown),
         cmocka_unit_test(bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
