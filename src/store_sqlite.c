@@ -200,6 +200,7 @@ enum {
     ST_CONV_FIND,
     ST_CONV_UPDATE,
     ST_NEXT_SEQ,
+    ST_LAST_SEQ,
     ST_MSG_INSERT,
     ST_FEEDBACK_INSERT,
     ST_FIND_CLIENT_ID,
@@ -247,7 +248,8 @@ static const char *const stmt_sql[ST_COUNT] = {
      * got after its period by it (store_sqlite_report.c). */
     [ST_NEXT_SEQ] =
         "UPDATE conversations SET last_seq = last_seq + ?3, active = max(coalesce(active, ?2), ?2) "
-        "WHERE id = ?1 RETURNING last_seq",
+        "WHERE id = ?1",
+    [ST_LAST_SEQ] = "SELECT last_seq FROM conversations WHERE id = ?1",
     [ST_MSG_INSERT] = "INSERT INTO messages(conv_id, seq, dir, kind, client_id, text, entry, "
                       "frame, created, reply_to, decision, confidence, norm) VALUES (?1, ?2, ?3, "
                       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -644,7 +646,10 @@ static int sq_conv_update(void *be, int64_t id, const char *lang, const char *pa
 }
 
 /* Numbers n rows of a conversation: seqs[0..n-1] get the next n numbers, with one update of
- * the conversation (the last number given and the time of its latest row). */
+ * the conversation (the last number given and the time of its latest row), then a read of
+ * the number. Not one UPDATE ... RETURNING: SQLite runs a RETURNING statement to its end on
+ * the first step and hands the rows over from a table of its own; on 150,000 answers in
+ * batches of 500 the store took 29-32 us per answer with it and 14-19 without. */
 static int next_seqs(sq *s, int64_t conv, int64_t now_ms, size_t n, int64_t *seqs)
 {
     sqlite3_stmt *st = s->st[ST_NEXT_SEQ];
@@ -653,15 +658,18 @@ static int next_seqs(sq *s, int64_t conv, int64_t now_ms, size_t n, int64_t *seq
     sqlite3_bind_int64(st, 2, now_ms);
     sqlite3_bind_int64(st, 3, (int64_t)n);
     int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return fail_db(s, "next seq");
+    if (sqlite3_changes(s->db) != 1)
+        return KF_ENOTFOUND;
+    st = s->st[ST_LAST_SEQ];
+    sqlite3_bind_int64(st, 1, conv);
+    rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         last = sqlite3_column_int64(st, 0);
-    /* RETURNING: the update is complete only once the statement has run to its end. */
-    int rc2 = rc == SQLITE_ROW ? sqlite3_step(st) : rc;
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
     if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? KF_ENOTFOUND : fail_db(s, "next seq");
-    if (rc2 != SQLITE_DONE)
         return fail_db(s, "next seq");
     for (size_t i = 0; i < n; i++)
         seqs[i] = last - (int64_t)(n - 1 - i);
