@@ -220,7 +220,7 @@ int kf_store_note_list(kf_store *s, int64_t conv, kf_store_note_cb cb, void *ud)
 }
 
 int kf_store_ticket_add(kf_store *s, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
-                        int64_t *seqs, kf_store_fill_fn fill, void *ud)
+                        int64_t *seqs, kf_store_fill_cb fill, void *ud)
 {
     return s->ops->ticket_add(s->be, t, rows, n, now_ms, seqs, fill, ud);
 }

@@ -745,6 +745,14 @@ static sq *msg_conn(sq *s)
     return s->wr.conn;
 }
 
+/* Begins a write of messages on msg_conn's connection (*out); the WAL's tail is copied only
+ * when there is no writer thread (store_begin_tail). */
+static int msg_begin(void *be, sq **out)
+{
+    sq *s = *out = msg_conn(be);
+    return store_begin_tail(s, s == be);
+}
+
 /* n rows of one conversation inside the open transaction (seqs: their numbers). */
 static int append_rows(sq *s, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                        int64_t *seqs)
@@ -758,8 +766,8 @@ static int append_rows(sq *s, int64_t conv, const kf_store_row *rows, size_t n, 
 static int sq_append(void *be, int64_t conv, const kf_store_row *rows, size_t n, int64_t now_ms,
                      int64_t *seqs)
 {
-    sq *s = msg_conn(be);
-    int rc = store_begin_tail(s, s == be);
+    sq *s;
+    int rc = msg_begin(be, &s);
     if (rc)
         return rc;
     if ((rc = append_rows(s, conv, rows, n, now_ms, seqs)) || (rc = run(s, ST_COMMIT)))
@@ -1283,14 +1291,14 @@ static int sq_note_list(void *be, int64_t conv, kf_store_note_cb cb, void *ud)
 }
 
 static int sq_ticket_add(void *be, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
-                         int64_t *seqs, kf_store_fill_fn fill, void *ud)
+                         int64_t *seqs, kf_store_fill_cb fill, void *ud)
 {
-    sq *s = msg_conn(be); /* with the conversation's rows, as sq_append */
-    sqlite3_stmt *st = s->st[ST_TICKET_INSERT];
-    int rc = store_begin_tail(s, s == be);
+    sq *s; /* with the conversation's rows, as sq_append */
+    int rc = msg_begin(be, &s);
     t->id = 0;
     if (rc)
         return rc;
+    sqlite3_stmt *st = s->st[ST_TICKET_INSERT];
     sqlite3_bind_int64(st, 1, t->conv);
     bind_text(st, 2, t->name);
     sqlite3_bind_text(st, 3, t->contact, -1, SQLITE_STATIC);

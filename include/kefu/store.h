@@ -115,7 +115,7 @@ typedef struct kf_store_row {
 /* Returns 0 to continue, non-zero to stop (replay then returns that value). */
 typedef int (*kf_store_row_cb)(void *ud, const kf_store_row *row);
 /* Completes rows with the id of what they are stored with (ticket_add); non-zero: abort. */
-typedef int (*kf_store_fill_fn)(void *ud, int64_t id, kf_store_row *rows);
+typedef int (*kf_store_fill_cb)(void *ud, int64_t id, kf_store_row *rows);
 
 /* One item of append_batch: an append() to one conversation, plus optional updates of that
  * conversation's state made with it (the server's hot path writes them together). */
@@ -212,7 +212,7 @@ typedef struct kf_store_ops {
      * (the reply shows it), inside the transaction; its non-zero return aborts with that
      * code. On failure t->id is 0. */
     int (*ticket_add)(void *be, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
-                      int64_t *seqs, kf_store_fill_fn fill, void *ud);
+                      int64_t *seqs, kf_store_fill_cb fill, void *ud);
     /* Status and agent of t->id. */
     int (*ticket_save)(void *be, const kf_ticket *t);
     /* One ticket (id > 0) or all that are not closed (id 0), oldest first. */
@@ -304,7 +304,7 @@ int kf_store_handle_times(kf_store *s, int64_t *out, size_t max);
 int kf_store_note_add(kf_store *s, int64_t conv, int64_t agent, const char *text, int64_t now_ms);
 int kf_store_note_list(kf_store *s, int64_t conv, kf_store_note_cb cb, void *ud);
 int kf_store_ticket_add(kf_store *s, kf_ticket *t, kf_store_row *rows, size_t n, int64_t now_ms,
-                        int64_t *seqs, kf_store_fill_fn fill, void *ud);
+                        int64_t *seqs, kf_store_fill_cb fill, void *ud);
 int kf_store_ticket_save(kf_store *s, const kf_ticket *t);
 int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *ud);
 int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms);

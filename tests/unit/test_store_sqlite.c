@@ -135,13 +135,18 @@ static long file_size(const char *suffix)
 }
 
 /* The store at path, with one conversation in it (*c). */
-static kf_store *open_with_conv(kf_conv *c)
+static kf_store *open_with_conv_opt(kf_conv *c, const kf_store_options *opt)
 {
     char err[256];
-    kf_store *st = kf_store_open_sqlite(path, NULL, err, sizeof(err));
+    kf_store *st = kf_store_open_sqlite(path, opt, err, sizeof(err));
     assert_non_null(st);
     assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, c), KF_OK);
     return st;
+}
+
+static kf_store *open_with_conv(kf_conv *c)
+{
+    return open_with_conv_opt(c, NULL);
 }
 
 /* The WAL is copied into the database file while the server runs, not only at its end: the
@@ -224,12 +229,9 @@ static void batch_done(void *ud)
 static void tail_copied_by_the_writer(void **state)
 {
     (void)state;
-    char err[256];
     kf_store_options so = {.writer = 1};
-    kf_store *st = kf_store_open_sqlite(path, &so, err, sizeof(err));
-    assert_non_null(st);
     kf_conv c;
-    assert_int_equal(kf_store_conv_create(st, "t1", "zh", "/p", 1000, &c), KF_OK);
+    kf_store *st = open_with_conv_opt(&c, &so);
     kf_store_row r = {
         .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
     long t0 = kf_store_sqlite__tail_copies();
