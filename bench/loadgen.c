@@ -19,10 +19,11 @@
  * libev loop of ours, as the server): poll() cost as much against kefu, whose group commits
  * send many replies per wake-up, but 160-171 us per answer against 35-43 us with libev
  * against the nlp.js peer, which answers one message at a time, and twice libev's at 10,000
- * connections. At a fixed rate libev halves the generator's CPU again (44-48 against 105-131
- * us at 4,000/s), but its p50 comes out 0.3-0.5 ms higher for the same server (likely its
- * 1 ms send tick, late by up to epoll_wait's millisecond where lws on libuv spins;
- * docs/performance.md), so uv stays the default there. */
+ * connections. At a fixed rate libev halved the generator's CPU again (44-48 against 105-131
+ * us at 4,000/s) with a p50 0.3-0.5 ms higher: the tick was an lws timer, which spun on
+ * libuv's loop and was late on libev's. Both now tick on a timerfd (tick_fd), which did away
+ * with both (eighth session, 6,000/s: 32.8 us per answer with libev, 35.6-37.9 with libuv,
+ * against 83.5-88.3 before, p50 1.13-1.20 ms each); uv stays the default there. */
 #include <ev.h>
 #include <uv.h> /* before libwebsockets.h, which then declares its libuv parts */
 #include <libwebsockets.h>
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +110,15 @@ static long rss_idle_kb, rss_conns_kb, rss_load_kb, hwm_kb;
 static double srv_cpu0 = -1, srv_cpu1 = -1, gen_cpu0, gen_cpu1;
 static long timeline[600]; /* answers per 100 ms of the measurement window */
 static lws_sorted_usec_list_t sul_tick;
+/* On libuv's and libev's loops the tick is a timerfd, exact to the microsecond and asleep in
+ * between. lws's own timers (lws_sul, still the tick's on --loop poll) hand libuv what is left
+ * to the next one in whole milliseconds, rounded down: a tick due in 0.99 ms became a 0 ms
+ * timer, fired on every pass of the loop until it was due, so at a fixed rate (a tick every
+ * millisecond) the generator spun; clock_gettime under lws_now_usecs was a third of its
+ * samples. */
+static int tick_fd = -1;
+static uv_poll_t tick_uv;
+static ev_io tick_ev;
 
 static uint64_t now_ns(void)
 {
@@ -509,6 +520,43 @@ static void start_sending(void)
         }
 }
 
+static void tick(lws_sorted_usec_list_t *sul);
+
+/* The next tick in us microseconds (> 0). */
+static void schedule_tick(long us)
+{
+    if (tick_fd < 0) {
+        lws_sul_schedule(cx, 0, &sul_tick, tick, us);
+        return;
+    }
+    struct itimerspec its = {.it_value = {.tv_sec = us / 1000000, .tv_nsec = us % 1000000 * 1000}};
+    if (timerfd_settime(tick_fd, 0, &its, NULL))
+        fprintf(stderr, "loadgen: timerfd_settime: %s\n", strerror(errno));
+}
+
+static void tick_fd_ready(void)
+{
+    uint64_t n;
+    if (read(tick_fd, &n, sizeof(n)) == (ssize_t)sizeof(n))
+        tick(NULL);
+}
+
+static void tick_uv_cb(uv_poll_t *h, int status, int events)
+{
+    (void)h;
+    (void)status;
+    (void)events;
+    tick_fd_ready();
+}
+
+static void tick_ev_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+    (void)l;
+    (void)w;
+    (void)revents;
+    tick_fd_ready();
+}
+
 static void tick(lws_sorted_usec_list_t *sul)
 {
     uint64_t now = now_ns();
@@ -591,7 +639,7 @@ static void tick(lws_sorted_usec_list_t *sul)
         interrupted = 2;
     }
     if (interrupted != 2)
-        lws_sul_schedule(cx, 0, &sul_tick, tick, phase == P_MEASURE && opt.rate > 0 ? 1000 : 10000);
+        schedule_tick(phase == P_MEASURE && opt.rate > 0 ? 1000 : 10000);
     else if (opt.loop == L_POLL)
         lws_cancel_service(cx); /* else lws_service() polls on, up to 30 s with no timer left */
     else if (opt.loop == L_UV)
@@ -849,7 +897,17 @@ int main(int argc, char **argv)
     }
     rss_idle_kb = proc_kb(opt.pid, "VmRSS");
     t0_ns = phase_ns = now_ns();
-    lws_sul_schedule(cx, 0, &sul_tick, tick, 1);
+    if (opt.loop != L_POLL &&
+        (tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) >= 0) {
+        if (opt.loop == L_UV) {
+            uv_poll_init(&loop, &tick_uv, tick_fd);
+            uv_poll_start(&tick_uv, UV_READABLE, tick_uv_cb);
+        } else {
+            ev_io_init(&tick_ev, tick_ev_cb, tick_fd, EV_READ);
+            ev_io_start(evloop, &tick_ev);
+        }
+    }
+    schedule_tick(1);
     /* Hard bound: connect + settle + warmup + duration + drain + close, whatever happens
      * (checked by tick(), which runs every 1 to 10 ms). */
     limit_s = opt.connect_s + 1 + opt.warmup_s + opt.duration_s + 10;
@@ -864,6 +922,10 @@ int main(int argc, char **argv)
     if (!measure_end_ns)
         measure_end_ns = now_ns();
     report();
+    if (tick_fd >= 0 && opt.loop == L_UV)
+        uv_close((uv_handle_t *)&tick_uv, NULL); /* finished by the passes below */
+    else if (tick_fd >= 0)
+        ev_io_stop(evloop, &tick_ev);
     lws_context_destroy(cx);
     if (evloop)
         ev_loop_destroy(evloop);
@@ -880,6 +942,8 @@ int main(int argc, char **argv)
     free(conns);
     free(rtt_us);
     free(due_us);
+    if (tick_fd >= 0)
+        close(tick_fd);
     if (n_ready == 0 && answered == 0)
         rc = 1;
     return rc;
