@@ -900,8 +900,11 @@ int main(int argc, char **argv)
     if (opt.loop != L_POLL &&
         (tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) >= 0) {
         if (opt.loop == L_UV) {
-            uv_poll_init(&loop, &tick_uv, tick_fd);
-            uv_poll_start(&tick_uv, UV_READABLE, tick_uv_cb);
+            if (uv_poll_init(&loop, &tick_uv, tick_fd) ||
+                uv_poll_start(&tick_uv, UV_READABLE, tick_uv_cb)) {
+                fprintf(stderr, "loadgen: cannot watch the tick's timerfd\n");
+                return 1;
+            }
         } else {
             ev_io_init(&tick_ev, tick_ev_cb, tick_fd, EV_READ);
             ev_io_start(evloop, &tick_ev);
