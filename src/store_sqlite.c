@@ -350,7 +350,7 @@ typedef struct ckpt {
  * Each conversation under way has its own last page of messages (the table is ordered by
  * conversation), so the pages a commit touches grow with the conversations: at 1,000 of them
  * 8 MB was too small and a quarter of the writer's time went into reading pages back from the
- * files (pread), which 32 MB ended (docs/performance.md). A group commit under load also
+ * files (pread), which 32 MB all but ended (docs/performance.md). A group commit under load also
  * dirties a few thousand pages, and a smaller cache spills them to the WAL in the middle
  * of it. */
 #define WRITER_CACHE_KB 32768
