@@ -4,7 +4,8 @@
 // and ratios. Every run is bounded (loadgen -d, plus its own hard limit).
 //
 // Environment: KEFU_DATA (../shared/data), KEFU_BUILD (build), BENCH_CONNS ("1000 10000"),
-// BENCH_TIME (seconds per run, 10), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer,
+// BENCH_TIME (seconds per run, 10), BENCH_ROUNDS (closed-loop runs per system and connection
+// count, 2), KEFU_BENCH_NO_PEER=1, BENCH_ONLY=kefu|peer,
 // BENCH_ACKS=separate (an ack frame before each reply, as without hello's fold_acks; by default
 // both servers fold the ack into the reply, as the shipped widget asks: docs/protocol.md).
 import { execFileSync } from 'node:child_process';
@@ -19,6 +20,7 @@ const kefu = path.join(root, process.env.KEFU_BUILD || 'build', 'kefu');
 const loadgen = path.join(root, 'bench', 'loadgen');
 const conns = (process.env.BENCH_CONNS || '1000 10000').split(/\s+/).filter(Boolean).map(Number);
 const secs = Number(process.env.BENCH_TIME || 10);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS || 2));
 const noPeer = process.env.KEFU_BENCH_NO_PEER === '1';
 const separateAcks = process.env.BENCH_ACKS === 'separate';
 const train = path.join(data, 'banking77', 'train.tsv');
@@ -63,19 +65,27 @@ function load(s, label, n, extra = [], d = secs) {
   return r;
 }
 
-const results = { kefu: {}, peer: {} };
+const results = { kefu: {}, peer: {} }; // per system and connection count: the median run
+const runs = { kefu: {}, peer: {} }; // every run, in order
 const fixed = {};
 let reload = null;
 
-for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
-  if (process.env.BENCH_ONLY && process.env.BENCH_ONLY !== who) continue;
-  // A fresh server per connection count: its idle RSS is then really idle (a garbage
-  // collector shrinking the heap of an earlier run would make the per-connection figure lie).
-  for (const n of conns) {
-    const s = await (who === 'kefu' ? startKefu() : startPeer());
-    results[who][n] = load(s, who, n);
-    await stop(s);
+// The two systems take turns, one run each per round (kefu first in odd rounds, the peer first
+// in even ones), so that each ratio compares two runs minutes apart: this machine's speed
+// drifts over an hour by more than the difference a ratio is asked to show. A fresh server
+// per run: its idle RSS is then really idle (a garbage collector shrinking the heap of an
+// earlier run would make the per-connection figure lie).
+const systems = (noPeer ? ['kefu'] : ['kefu', 'peer']).filter((w) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY === w);
+const median = (xs) => [...xs].sort((a, b) => a.answered_per_s - b.answered_per_s)[(xs.length - 1) >> 1];
+for (const n of conns) {
+  for (let i = 0; i < rounds; i++) {
+    for (const who of i % 2 ? [...systems].reverse() : systems) {
+      const s = await (who === 'kefu' ? startKefu() : startPeer());
+      (runs[who][n] ||= []).push(load(s, who, n));
+      await stop(s);
+    }
   }
+  for (const who of systems) results[who][n] = median(runs[who][n]);
 }
 
 // Latency at the same offered load: half of the slower system's closed-loop throughput at
@@ -122,22 +132,26 @@ console.log(`\nServer: bench/loadgen (C, lws client) on loopback; knowledge = BA
 console.log(`questions = BANKING77 test; closed loop (next question when the reply arrives), ${secs} s per run;`);
 console.log(separateAcks ? 'an ack frame before each reply (BENCH_ACKS=separate)' : 'acks folded into the replies (hello fold_acks, as the widget asks; BENCH_ACKS=separate for an ack frame before each)');
 console.log('system   conns   answered/s   p50_ms   p99_ms  p999_ms  errors  closed  rss_idle  rss_conns  kb/conn  rss_after  cpu_us/ans  cores  gen_us/ans');
+const ratios = {}; // per connection count: kefu's throughput over the peer's, round by round
 for (const n of conns) {
-  for (const who of ['kefu', 'peer']) {
-    const r = results[who][n];
-    if (!r) continue;
-    console.log(`${(who === 'peer' ? 'nlp.js' : who).padEnd(8)} ${String(n).padStart(5)}  ${f(r.answered_per_s, 0).padStart(11)}  ` +
-      `${f(r.p50_ms, 2).padStart(7)}  ${f(r.p99_ms, 2).padStart(7)}  ${f(r.p999_ms, 2).padStart(7)}  ` +
-      `${String(r.errors + r.conn_errors).padStart(6)}  ${String(r.closed_early).padStart(6)}  ` +
-      `${f(r.rss_idle_mb).padStart(8)}  ${f(r.rss_conns_mb).padStart(9)}  ${f(r.per_conn_kb > 0 ? r.per_conn_kb : null).padStart(7)}  ${f(r.rss_load_mb).padStart(9)}  ` +
-      `${f(r.server_cpu_us >= 0 ? r.server_cpu_us : null).padStart(10)}  ${f(r.server_cores >= 0 ? r.server_cores : null, 2).padStart(5)}  ${f(r.gen_cpu_us).padStart(10)}`);
-  }
-  const k = results.kefu[n];
-  const p = results.peer[n];
-  if (k && p) {
-    console.log(`         ratio  throughput ${f(k.answered_per_s / p.answered_per_s, 2)}x the peer, ` +
-      `p99 ${f(p.p99_ms / k.p99_ms, 2)}x lower, RSS with the connections ${f(p.rss_conns_mb / k.rss_conns_mb, 1)}x smaller, ` +
-      `server CPU per answer ${f(p.server_cpu_us / k.server_cpu_us, 2)}x less`);
+  for (let i = 0; i < rounds; i++) {
+    for (const who of ['kefu', 'peer']) {
+      const r = runs[who][n]?.[i];
+      if (!r) continue;
+      console.log(`${(who === 'peer' ? 'nlp.js' : who).padEnd(8)} ${String(n).padStart(5)}  ${f(r.answered_per_s, 0).padStart(11)}  ` +
+        `${f(r.p50_ms, 2).padStart(7)}  ${f(r.p99_ms, 2).padStart(7)}  ${f(r.p999_ms, 2).padStart(7)}  ` +
+        `${String(r.errors + r.conn_errors).padStart(6)}  ${String(r.closed_early).padStart(6)}  ` +
+        `${f(r.rss_idle_mb).padStart(8)}  ${f(r.rss_conns_mb).padStart(9)}  ${f(r.per_conn_kb > 0 ? r.per_conn_kb : null).padStart(7)}  ${f(r.rss_load_mb).padStart(9)}  ` +
+        `${f(r.server_cpu_us >= 0 ? r.server_cpu_us : null).padStart(10)}  ${f(r.server_cores >= 0 ? r.server_cores : null, 2).padStart(5)}  ${f(r.gen_cpu_us).padStart(10)}`);
+    }
+    const k = runs.kefu[n]?.[i];
+    const p = runs.peer[n]?.[i];
+    if (k && p) {
+      (ratios[n] ||= []).push(k.answered_per_s / p.answered_per_s);
+      console.log(`         ratio  throughput ${f(k.answered_per_s / p.answered_per_s, 2)}x the peer, ` +
+        `p99 ${f(p.p99_ms / k.p99_ms, 2)}x lower, RSS with the connections ${f(p.rss_conns_mb / k.rss_conns_mb, 1)}x smaller, ` +
+        `server CPU per answer ${f(p.server_cpu_us / k.server_cpu_us, 2)}x less (round ${i + 1})`);
+    }
   }
 }
 if (Object.keys(fixed).length) {
@@ -166,13 +180,16 @@ if (reload) {
 }
 const big = results.kefu[Math.max(...conns)];
 const k0 = results.kefu[n0];
-const p0 = results.peer[n0];
 console.log('\ntargets (issue 8): 10,000 connections with RSS < 100 MB; >= 20,000 answered/s with p99 < 10 ms;');
 console.log('                   >= 3x the peer\'s throughput at no worse p99');
 if (big) console.log(`  kefu RSS with ${big.conns} connections: ${f(big.rss_conns_mb)} MB (after load ${f(big.rss_load_mb)} MB)`);
-if (k0) console.log(`  kefu best closed-loop throughput: ${f(Math.max(...Object.values(results.kefu).map((r) => r.answered_per_s)), 0)}/s`);
+if (k0) console.log(`  kefu best closed-loop throughput: ${f(Math.max(...Object.values(runs.kefu).flat().map((r) => r.answered_per_s)), 0)}/s`);
 if (sweep.length) {
   const ok = sweep.filter((r) => r.p99_ms < 10 && r.answered_per_s >= 0.97 * r.rate);
   console.log(`  kefu highest fixed rate with p99 < 10 ms: ${ok.length ? `${ok[ok.length - 1].rate}/s (p99 ${f(ok[ok.length - 1].p99_ms, 2)} ms)` : `none (p99 ${f(sweep[0].p99_ms, 2)} ms at ${sweep[0].rate}/s)`}`);
 }
-if (k0 && p0) console.log(`  throughput ratio at ${n0} connections: ${f(k0.answered_per_s / p0.answered_per_s, 2)}x`);
+for (const n of conns) {
+  const r = ratios[n];
+  if (r) console.log(`  throughput ratio at ${n} connections, round by round: ${r.map((x) => `${f(x, 2)}x`).join(', ')}` +
+    (r.length > 1 ? ` (lowest ${f(Math.min(...r), 2)}x)` : ''));
+}
