@@ -101,14 +101,20 @@ for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
 }
 
 // The issue's latency target (p99 < 10 ms while the generator runs beside it) as a figure:
-// kefu at rising fixed rates over the smallest connection count, 5 s each, until p99 reaches
-// 10 ms or fewer than 97 % of the offered messages are answered (BENCH_SWEEP=0 skips it).
+// kefu at rising fixed rates over the smallest connection count, BENCH_SWEEP_RUNS (3) runs of
+// 5 s at each, until the median run's p99 reaches 10 ms or it answers fewer than 97 % of the
+// offered messages (BENCH_SWEEP=0 skips it). The median, not one run: a single disk sync of
+// 20-70 ms on this machine's shared disk decides a 5 s window's p99 (docs/performance.md).
 const sweep = [];
+const sweepRuns = Math.max(1, Number(process.env.BENCH_SWEEP_RUNS || 3));
+const byP99 = (xs) => [...xs].sort((a, b) => a.p99_ms - b.p99_ms)[(xs.length - 1) >> 1];
 if (results.kefu[n0] && process.env.BENCH_SWEEP !== '0') {
   const s = await startKefu();
   for (const r of [2000, 4000, 6000, 8000, 10000, 12500, 15000, 17500, 20000]) {
-    const x = load(s, 'kefu-sweep', n0, ['-r', String(r)], 5);
-    sweep.push({ rate: r, ...x });
+    const xs = [];
+    for (let i = 0; i < sweepRuns; i++) xs.push(load(s, 'kefu-sweep', n0, ['-r', String(r)], 5));
+    const x = byP99(xs);
+    sweep.push({ rate: r, runs: xs, ...x });
     if (x.p99_ms >= 10 || x.answered_per_s < 0.97 * r) break;
   }
   await stop(s);
@@ -165,11 +171,12 @@ if (Object.keys(fixed).length) {
   }
 }
 if (sweep.length) {
-  console.log(`\nkefu at rising fixed rates over ${n0} connections, 5 s each (the generator beside it):`);
+  console.log(`\nkefu at rising fixed rates over ${n0} connections, ${sweepRuns} runs of 5 s at each, the median run (by p99) shown ` +
+    '(the generator beside it):');
   for (const r of sweep) {
     console.log(`  offered ${String(r.rate).padStart(5)}/s: answered ${f(r.answered_per_s, 0)}/s, p50 ${f(r.p50_ms, 2)} ms, ` +
-      `p99 ${f(r.p99_ms, 2)} ms, p999 ${f(r.p999_ms, 2)} ms, server ${f(r.server_cpu_us)} µs and generator ` +
-      `${f(r.gen_cpu_us)} µs of CPU per answer`);
+      `p99 ${f(r.p99_ms, 2)} ms (runs: ${r.runs.map((x) => f(x.p99_ms, 2)).join(', ')}), p999 ${f(r.p999_ms, 2)} ms, ` +
+      `server ${f(r.server_cpu_us)} µs and generator ${f(r.gen_cpu_us)} µs of CPU per answer`);
   }
 }
 if (reload) {
@@ -186,7 +193,7 @@ if (big) console.log(`  kefu RSS with ${big.conns} connections: ${f(big.rss_conn
 if (k0) console.log(`  kefu best closed-loop throughput: ${f(Math.max(...Object.values(runs.kefu).flat().map((r) => r.answered_per_s)), 0)}/s`);
 if (sweep.length) {
   const ok = sweep.filter((r) => r.p99_ms < 10 && r.answered_per_s >= 0.97 * r.rate);
-  console.log(`  kefu highest fixed rate with p99 < 10 ms: ${ok.length ? `${ok[ok.length - 1].rate}/s (p99 ${f(ok[ok.length - 1].p99_ms, 2)} ms)` : `none (p99 ${f(sweep[0].p99_ms, 2)} ms at ${sweep[0].rate}/s)`}`);
+  console.log(`  kefu highest fixed rate with p99 < 10 ms (median of ${sweepRuns} runs): ${ok.length ? `${ok[ok.length - 1].rate}/s (p99 ${f(ok[ok.length - 1].p99_ms, 2)} ms)` : `none (p99 ${f(sweep[0].p99_ms, 2)} ms at ${sweep[0].rate}/s)`}`);
 }
 for (const n of conns) {
   const r = ratios[n];
