@@ -28,7 +28,7 @@ struct kf_vocab {
     size_t nslots;
     uint32_t *hashes;   /* per id */
     uint32_t *name_off; /* per id, into names */
-    uint32_t *df;       /* per id */
+    uint32_t *df;       /* per id; df, stamp and asked: until freeze (fw then has them) */
     uint32_t *stamp;    /* per id: last document counted (add_doc dedup) */
     uint8_t *asked;     /* per id: seen in a question (kf_vocab_add_doc), not only in
                            reference text (kf_vocab_add_ref) */
@@ -527,6 +527,12 @@ void kf_vocab_freeze(kf_vocab *v)
             v->fw[i] = (kf_fw){(float)(log((1.0 + v->ndocs) / (1.0 + v->df[i])) + 1.0),
                                name[0] == 'H', (uint8_t)token_feature(name), v->asked[i]};
         }
+        /* what only adding read (a frozen vocabulary takes no more documents): fw has it */
+        kf_free(v->df);
+        kf_free(v->stamp);
+        kf_free(v->asked);
+        v->df = v->stamp = NULL;
+        v->asked = NULL;
     }
     v->frozen = 1;
     words_freeze(v);
