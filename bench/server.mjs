@@ -103,8 +103,9 @@ for (const who of noPeer ? ['kefu'] : ['kefu', 'peer']) {
 // The latency target (p99 < 10 ms while the generator runs beside it) as a figure:
 // kefu at rising fixed rates over the smallest connection count, BENCH_SWEEP_RUNS (3) runs of
 // 5 s at each, until the median run's p99 reaches 10 ms or it answers fewer than 97 % of the
-// offered messages (BENCH_SWEEP=0 skips it). The median, not one run: a single disk sync of
-// 20-70 ms on this machine's shared disk decides a 5 s window's p99 (docs/performance.md).
+// offered messages (BENCH_SWEEP=0 skips it). The median, not one run: a single stall of 20-70
+// ms (a slow sync of this machine's shared disk, or its host pausing our CPUs) decides a 5 s
+// window's p99 (docs/performance.md, ninth session).
 const sweep = [];
 const sweepRuns = Math.max(1, Number(process.env.BENCH_SWEEP_RUNS || 3));
 const byP99 = (xs) => [...xs].sort((a, b) => a.p99_ms - b.p99_ms)[(xs.length - 1) >> 1];
