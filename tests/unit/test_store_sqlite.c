@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,154 @@ static void batch_item_fails_alone(void **state)
     kf_store_close(st);
 }
 
+/* A disk that cannot flush: the default VFS with the syncs of database files (not of their
+ * WALs) failing while sync_fails is set. Registered as the default before any store opens,
+ * so that the store's own VFS (store_walbuf.c) sits on it. The database file keeps the
+ * default VFS's own object; only its method table is swapped for a copy with xSync replaced. */
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+static sqlite3_io_methods fault_io;
+static int (*real_sync)(sqlite3_file *, int);
+static atomic_int sync_fails, syncs_failed;
+
+static int fault_sync(sqlite3_file *f, int flags)
+{
+    if (atomic_load(&sync_fails)) {
+        atomic_fetch_add(&syncs_failed, 1);
+        return SQLITE_IOERR_FSYNC;
+    }
+    return real_sync(f, flags);
+}
+
+static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    (void)vfs;
+    int rc = real_vfs->xOpen(real_vfs, name, f, flags, out);
+    if (rc == SQLITE_OK && (flags & SQLITE_OPEN_MAIN_DB) && f->pMethods) {
+        if (!real_sync) { /* one table: the default VFS opens every database file alike */
+            fault_io = *f->pMethods;
+            real_sync = fault_io.xSync;
+            fault_io.xSync = fault_sync;
+        }
+        assert_ptr_equal(f->pMethods->xSync, real_sync);
+        f->pMethods = &fault_io;
+    }
+    return rc;
+}
+
+static void fault_vfs_register(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    fault_vfs = *real_vfs;
+    fault_vfs.zName = "kefu-test-fault";
+    fault_vfs.pNext = NULL;
+    fault_vfs.xOpen = fault_open;
+    sqlite3_vfs_register(&fault_vfs, 1);
+}
+
+static int64_t count_rows(void)
+{
+    sqlite3 *db;
+    sqlite3_stmt *q;
+    int64_t n = -1;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &q, NULL),
+                     SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* While the database file cannot be synced, what the checkpoints copied into it is durable
+ * only in the WAL: the WAL must not start over (the checkpointer's sync before the tail's
+ * copy fails, and so does SQLite's own at the end of a complete pass), and commits go on, since
+ * they only write the WAL. Once syncs work again, the WAL starts over. */
+static void unsyncable_database_keeps_the_wal(void **state)
+{
+    (void)state;
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_store_row r = {
+        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    int64_t seq, n = 0;
+    atomic_store(&syncs_failed, 0);
+    atomic_store(&sync_fails, 1);
+    /* a pass that completed before (its sync still worked) lets this first write start the
+     * WAL over; none can after it */
+    assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+    uint64_t salts = wal_salts();
+    /* past the threshold (8,192 frames of 4 KB and a header), then passes of the checkpointer
+     * with time to finish (a commit every 100 ms) */
+    while (file_size("-wal") < 8192L * 4120 * 11 / 10 && n < 2000000)
+        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+    long t0 = kf_store_sqlite__tail_copies();
+    for (int k = 0; k < 25; k++) {
+        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+        assert_int_equal(wal_salts(), salts);
+        usleep(100000);
+    }
+    assert_true(atomic_load(&syncs_failed) >= 2); /* the checkpointer tried, more than once */
+    assert_int_equal(kf_store_sqlite__tail_copies(), t0);
+    atomic_store(&sync_fails, 0);
+    for (int k = 0; k < 100 && wal_salts() == salts; k++) {
+        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+        usleep(50000);
+    }
+    assert_true(wal_salts() != salts);
+    assert_int_equal(seq, n);
+    kf_store_close(st);
+    assert_int_equal(count_rows(), n);
+}
+
+/* The tail's copy on the writer thread fails (its closing sync of the database file): the
+ * batch is stored all the same, the WAL goes on from where it was, and the checkpointer asks
+ * again, so that a later batch copies the tail and starts the WAL over. */
+static void failed_tail_copy_is_asked_again(void **state)
+{
+    (void)state;
+    kf_store_options so = {.writer = 1};
+    kf_conv c;
+    kf_store *st = open_with_conv_opt(&c, &so);
+    kf_store_row r = {
+        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    int64_t seq, now = 2000, n = 0;
+    long t0 = kf_store_sqlite__tail_copies();
+    int failed = 0;
+    for (int i = 0; i < 800000 && kf_store_sqlite__tail_copies() == t0; i++) {
+        if (!kf_store_append_batch_due(st)) {
+            assert_int_equal(kf_store_append(st, c.id, &r, 1, now++, &seq), KF_OK);
+            n++;
+            if (failed) /* the checkpointer's next pass comes within a second */
+                usleep(1000);
+            continue;
+        }
+        uint64_t before = wal_salts();
+        int64_t seqs[1];
+        kf_store_batch_item it = {.conv = c.id, .rows = &r, .n = 1, .fallbacks = -1, .seqs = seqs};
+        if (!failed) {
+            atomic_store(&syncs_failed, 0);
+            atomic_store(&sync_fails, 1);
+        }
+        assert_int_equal(kf_store_append_batch_start(st, &it, 1, now++, batch_done, NULL), KF_OK);
+        kf_store_append_batch_wait(st);
+        atomic_store(&sync_fails, 0);
+        assert_int_equal(it.rc, KF_OK);
+        assert_int_equal(seqs[0], ++n);
+        assert_false(kf_store_append_batch_due(st));
+        if (!failed && atomic_load(&syncs_failed) > 0) { /* not BUSY: the copy ran, and failed */
+            assert_int_equal(kf_store_sqlite__tail_copies(), t0);
+            assert_int_equal(wal_salts(), before);
+            failed = 1;
+        }
+    }
+    assert_true(failed);
+    assert_true(kf_store_sqlite__tail_copies() > t0);
+    kf_store_close(st);
+    assert_int_equal(count_rows(), n);
+}
+
 static void bad_path(void **state)
 {
     (void)state;
@@ -493,6 +642,7 @@ static void bad_path(void **state)
 
 int main(void)
 {
+    fault_vfs_register();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tokens),
         cmocka_unit_test_setup_teardown(conversation, setup, teardown),
@@ -503,6 +653,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_ids_not_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_item_fails_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(ticket_with_its_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(unsyncable_database_keeps_the_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_tail_copy_is_asked_again, setup, teardown),
         cmocka_unit_test(bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
