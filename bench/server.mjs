@@ -71,7 +71,7 @@ const fixed = {};
 let reload = null;
 
 // The two systems take turns, one run each per round (kefu first in odd rounds, the peer first
-// in even ones), so that each ratio compares two runs minutes apart: this machine's speed
+// in even ones), so that each ratio compares two runs at most a minute apart: this machine's speed
 // drifts over an hour by more than the difference a ratio is asked to show. A fresh server
 // per run: its idle RSS is then really idle (a garbage collector shrinking the heap of an
 // earlier run would make the per-connection figure lie).
