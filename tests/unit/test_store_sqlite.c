@@ -135,6 +135,10 @@ static long file_size(const char *suffix)
     return stat(p, &sb) ? -1 : (long)sb.st_size;
 }
 
+/* A visitor's question: what the tests that fill the WAL store, again and again. */
+static const kf_store_row card = {
+    .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+
 /* The store at path, with one conversation in it (*c). */
 static kf_store *open_with_conv_opt(kf_conv *c, const kf_store_options *opt)
 {
@@ -201,14 +205,13 @@ static void wal_starts_over_under_load(void **state)
     (void)state;
     kf_conv c;
     kf_store *st = open_with_conv(&c);
-    kf_store_row r = {
-        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    const kf_store_row *r = &card;
     long t0 = kf_store_sqlite__tail_copies();
     int copied = 0;
     for (int i = 0; i < 400000 && !copied; i++) { /* commits back to back */
         int64_t seq;
         uint64_t before = wal_salts();
-        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + i, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + i, &seq), KF_OK);
         if (kf_store_sqlite__tail_copies() > t0) {
             copied = 1;
             assert_true(wal_salts() != before);
@@ -223,6 +226,15 @@ static void batch_done(void *ud)
     (void)ud;
 }
 
+/* The question as a batch of its own on the writer thread, waited for (its number: *seq). */
+static int writer_batch(kf_store *st, int64_t conv, int64_t now, int64_t *seq)
+{
+    kf_store_batch_item it = {.conv = conv, .rows = &card, .n = 1, .fallbacks = -1, .seqs = seq};
+    assert_int_equal(kf_store_append_batch_start(st, &it, 1, now, batch_done, NULL), KF_OK);
+    kf_store_append_batch_wait(st);
+    return it.rc;
+}
+
 /* With a writer thread the tail's copy is that thread's alone: it ends with disk syncs, which
  * the caller (the event loop) must not wait for. Appends on the caller's thread leave it and
  * say that the next batch is the writer's (append_batch_due); the writer's next batch copies
@@ -233,8 +245,7 @@ static void tail_copied_by_the_writer(void **state)
     kf_store_options so = {.writer = 1};
     kf_conv c;
     kf_store *st = open_with_conv_opt(&c, &so);
-    kf_store_row r = {
-        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    const kf_store_row *r = &card;
     long t0 = kf_store_sqlite__tail_copies();
     int64_t seq, now = 2000;
     int batches = 0;
@@ -242,20 +253,17 @@ static void tail_copied_by_the_writer(void **state)
      * comes again with a later pass */
     for (int i = 0; i < 800000 && kf_store_sqlite__tail_copies() == t0; i++) {
         if (!kf_store_append_batch_due(st)) {
-            assert_int_equal(kf_store_append(st, c.id, &r, 1, now++, &seq), KF_OK);
+            assert_int_equal(kf_store_append(st, c.id, r, 1, now++, &seq), KF_OK);
             continue;
         }
         for (int k = 0; k < 100; k++) /* the caller's appends leave the copy to the writer */
-            assert_int_equal(kf_store_append(st, c.id, &r, 1, now++, &seq), KF_OK);
+            assert_int_equal(kf_store_append(st, c.id, r, 1, now++, &seq), KF_OK);
         assert_int_equal(kf_store_sqlite__tail_copies(), t0);
         assert_true(kf_store_append_batch_due(st));
         uint64_t before = wal_salts();
-        int64_t seqs[1];
-        kf_store_batch_item it = {.conv = c.id, .rows = &r, .n = 1, .fallbacks = -1, .seqs = seqs};
-        assert_int_equal(kf_store_append_batch_start(st, &it, 1, now++, batch_done, NULL), KF_OK);
-        kf_store_append_batch_wait(st);
-        assert_int_equal(it.rc, KF_OK);
-        assert_int_equal(seqs[0], seq + 1);
+        int64_t bseq;
+        assert_int_equal(writer_batch(st, c.id, now++, &bseq), KF_OK);
+        assert_int_equal(bseq, seq + 1);
         assert_false(kf_store_append_batch_due(st));
         if (kf_store_sqlite__tail_copies() > t0)
             assert_true(wal_salts() != before);
@@ -276,8 +284,7 @@ static void pinned_reader_is_not_caught_up(void **state)
     (void)state;
     kf_conv c;
     kf_store *st = open_with_conv(&c);
-    kf_store_row row = {
-        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    const kf_store_row *row = &card;
     sqlite3 *r;
     assert_int_equal(sqlite3_open(path, &r), SQLITE_OK);
     assert_int_equal(sqlite3_exec(r, "BEGIN; SELECT count(*) FROM messages;", NULL, NULL, NULL),
@@ -287,16 +294,16 @@ static void pinned_reader_is_not_caught_up(void **state)
     int64_t seq;
     /* past the threshold (8,192 frames of 4 KB and a header), then three passes or more */
     while (file_size("-wal") < 8192L * 4120 * 11 / 10 && i < 2000000)
-        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, row, 1, 2000 + i++, &seq), KF_OK);
     for (int k = 0; k < 35; k++) {
-        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, row, 1, 2000 + i++, &seq), KF_OK);
         usleep(100000);
     }
     assert_int_equal(kf_store_sqlite__tail_copies(), t0);
     assert_int_equal(sqlite3_exec(r, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(r);
     for (int k = 0; k < 100 && kf_store_sqlite__tail_copies() == t0; k++) {
-        assert_int_equal(kf_store_append(st, c.id, &row, 1, 2000 + i++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, row, 1, 2000 + i++, &seq), KF_OK);
         usleep(50000);
     }
     assert_true(kf_store_sqlite__tail_copies() > t0);
@@ -553,22 +560,21 @@ static void unsyncable_database_keeps_the_wal(void **state)
     (void)state;
     kf_conv c;
     kf_store *st = open_with_conv(&c);
-    kf_store_row r = {
-        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    const kf_store_row *r = &card;
     int64_t seq, n = 0;
     atomic_store(&syncs_failed, 0);
     atomic_store(&sync_fails, 1);
     /* a pass that completed before (its sync still worked) lets this first write start the
      * WAL over; none can after it */
-    assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+    assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + n++, &seq), KF_OK);
     uint64_t salts = wal_salts();
     /* past the threshold (8,192 frames of 4 KB and a header), then passes of the checkpointer
      * with time to finish (a commit every 100 ms) */
     while (file_size("-wal") < 8192L * 4120 * 11 / 10 && n < 2000000)
-        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + n++, &seq), KF_OK);
     long t0 = kf_store_sqlite__tail_copies();
     for (int k = 0; k < 25; k++) {
-        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + n++, &seq), KF_OK);
         assert_int_equal(wal_salts(), salts);
         usleep(100000);
     }
@@ -576,7 +582,7 @@ static void unsyncable_database_keeps_the_wal(void **state)
     assert_int_equal(kf_store_sqlite__tail_copies(), t0);
     atomic_store(&sync_fails, 0);
     for (int k = 0; k < 100 && wal_salts() == salts; k++) {
-        assert_int_equal(kf_store_append(st, c.id, &r, 1, 2000 + n++, &seq), KF_OK);
+        assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + n++, &seq), KF_OK);
         usleep(50000);
     }
     assert_true(wal_salts() != salts);
@@ -594,31 +600,28 @@ static void failed_tail_copy_is_asked_again(void **state)
     kf_store_options so = {.writer = 1};
     kf_conv c;
     kf_store *st = open_with_conv_opt(&c, &so);
-    kf_store_row r = {
-        .dir = KF_DIR_IN, .kind = "message", .text = "where is my card", .helpful = -1};
+    const kf_store_row *r = &card;
     int64_t seq, now = 2000, n = 0;
     long copies = kf_store_sqlite__tail_copies();
     int failed = 0, copied_after = 0;
     for (int i = 0; i < 800000 && !copied_after; i++) {
         if (!kf_store_append_batch_due(st)) {
-            assert_int_equal(kf_store_append(st, c.id, &r, 1, now++, &seq), KF_OK);
+            assert_int_equal(kf_store_append(st, c.id, r, 1, now++, &seq), KF_OK);
             n++;
             if (failed) /* the checkpointer's next pass comes within a second */
                 usleep(1000);
             continue;
         }
         uint64_t before = wal_salts();
-        int64_t seqs[1];
-        kf_store_batch_item it = {.conv = c.id, .rows = &r, .n = 1, .fallbacks = -1, .seqs = seqs};
+        int64_t bseq;
         if (!failed) {
             atomic_store(&syncs_failed, 0);
             atomic_store(&sync_fails, 1);
         }
-        assert_int_equal(kf_store_append_batch_start(st, &it, 1, now++, batch_done, NULL), KF_OK);
-        kf_store_append_batch_wait(st);
+        int rc = writer_batch(st, c.id, now++, &bseq);
         atomic_store(&sync_fails, 0);
-        assert_int_equal(it.rc, KF_OK);
-        assert_int_equal(seqs[0], ++n);
+        assert_int_equal(rc, KF_OK);
+        assert_int_equal(bseq, ++n);
         assert_false(kf_store_append_batch_due(st));
         if (failed) {
             copied_after = kf_store_sqlite__tail_copies() > copies;
