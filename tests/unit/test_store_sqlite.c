@@ -625,6 +625,8 @@ static void failed_tail_copy_is_asked_again(void **state)
         assert_false(kf_store_append_batch_due(st));
         if (failed) {
             copied_after = kf_store_sqlite__tail_copies() > copies;
+            if (copied_after)
+                assert_true(wal_salts() != before);
         } else if (atomic_load(&syncs_failed) > 0) {
             /* the copy ran (the checkpointer sleeps after asking) and its sync failed */
             assert_int_equal(kf_store_sqlite__tail_copies(), copies);
