@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT
  * `kefu serve` and `kefu config`: command-line flags over the configuration file, then the
  * server. Flags win over the file whatever their order: the file is read first. */
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kefu/config.h"
+#include "kefu/log.h"
+#include "kefu/mem.h"
 #include "kefu/server.h"
 
 static const char serve_usage[] =
@@ -89,8 +94,48 @@ static int parse(int argc, char **argv, kf_config *c, const char *usage)
     return rc;
 }
 
+/* A test hook, not a setting (tests/integration/faults.test.mjs): with KEFU_TEST_FAIL_ALLOC=N
+ * in the environment, each SIGUSR2 turns failing on or off, and while it is on every N-th of
+ * kefu's own allocations fails (kf_malloc and friends, jansson's included; the other
+ * libraries' are untouched), as when memory runs out. */
+static atomic_int fail_on;
+static atomic_ulong fail_count;
+static unsigned long fail_every;
+
+static int fail_alloc(size_t n)
+{
+    (void)n;
+    return atomic_load(&fail_on) && atomic_fetch_add(&fail_count, 1) % fail_every == 0;
+}
+
+static void fail_toggle(int sig) /* in signal context: one atomic operation */
+{
+    (void)sig;
+    atomic_fetch_xor(&fail_on, 1);
+}
+
+static void fail_hook_from_env(void)
+{
+    const char *v = getenv("KEFU_TEST_FAIL_ALLOC");
+    char *end = NULL;
+    unsigned long every = v ? strtoul(v, &end, 10) : 0;
+    if (!v || every < 1 || *end)
+        return;
+    struct sigaction sa = {.sa_handler = fail_toggle, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGUSR2, &sa, NULL) != 0)
+        return;
+    fail_every = every;
+    kf_mem_set_fail_hook(fail_alloc);
+    kf_log(KF_LOG_WARN,
+           "test hook KEFU_TEST_FAIL_ALLOC=%lu: SIGUSR2 turns allocation failures "
+           "on and off",
+           every);
+}
+
 int kf_cli_serve(int argc, char **argv)
 {
+    fail_hook_from_env();
     kf_config c;
     if (kf_config_init(&c)) {
         fprintf(stderr, "kefu: out of memory\n");

@@ -19,9 +19,16 @@ struct kf_out {
     char type[24]; /* and its type */
 };
 
+/* Set when an allocation of jansson's fails on this thread: jansson reports some of those (a
+ * string's buffer in its lexer) as syntax errors, "invalid token near ..." (load_object). */
+static _Thread_local int j_failed;
+
 static void *j_malloc(size_t n)
 {
-    return kf_malloc(n);
+    void *p = kf_malloc(n);
+    if (!p)
+        j_failed = 1;
+    return p;
 }
 
 static void j_free(void *p)
@@ -186,10 +193,12 @@ static int load_object(const char *data, size_t len, json_t **root, kf_proto_err
     *root = NULL;
     if (!kf_utf8_valid(data, len, &bad))
         return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
+    j_failed = 0;
     json_t *r = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!r) {
-        /* jansson leaves the text empty when it could not even allocate its lexer */
-        if (json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
+        /* jansson leaves the text empty when it could not even allocate its lexer, and calls
+         * a failed allocation in its lexer a syntax error */
+        if (j_failed || json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return KF_ENOMEM;
         return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
     }

@@ -209,10 +209,12 @@ static void send_error(kf_ws_visitor_pss *p, const char *code, const char *msg, 
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=error code=%s", (unsigned long long)p->id,
            (long long)p->conv.id, code);
     kf_out *o = kf_proto_err_frame(code, msg, id);
-    if (!o)
+    if (!o || (retry_ms >= 0 && kf_out_set_int(o, "retry_after_ms", retry_ms))) {
+        /* an error the visitor never sees would leave it waiting: closed instead */
+        kf_out_free(o);
+        lost_frame(p);
         return;
-    if (retry_ms >= 0)
-        kf_out_set_int(o, "retry_after_ms", retry_ms);
+    }
     enqueue_out(p, o, cur_seq(p));
     kf_out_free(o);
 }
@@ -578,6 +580,8 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
         kf_out *ack = kf_proto_ack(client_id, of);
         if (ack)
             send_conv_frame(p, ack, seqs[0]);
+        else /* stored, but no memory to say so: closed, the resume replays it */
+            send_conv_bytes(p, NULL, 0, seqs[0]);
         kf_out_free(ack);
     }
     if (reply) {
@@ -595,6 +599,8 @@ static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const cha
     kf_out *ack = kf_proto_ack(client_id, of);
     if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
         enqueue_out(p, ack, seq);
+    else /* the visitor waits for it: closed instead, and it resends after resuming */
+        lost_frame(p);
     kf_out_free(ack);
 }
 
@@ -858,6 +864,8 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
     kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang, p->fold_acks);
     if (!w || enqueue_out(p, w, p->conv.last_seq)) {
+        if (!w) /* (a failed enqueue has closed the connection already) */
+            lost_frame(p);
         kf_out_free(w);
         return;
     }

@@ -188,3 +188,91 @@ test('slow readers, half-open handshakes and churn: memory and connections stay 
   assert.equal((await c.ask('我想退货')).ack.type, 'ack');
   c.close();
 }));
+
+// Out of memory under load. KEFU_TEST_FAIL_ALLOC=N (a test hook, src/cli_serve.c): between two
+// SIGUSR2, every N-th of kefu's own allocations fails: every 101st (about half the messages
+// fail somewhere, in each of the three ways), and every 7th (nearly all, error frames
+// included). The server stays up; a frame it cannot handle gets an error frame saying so
+// (internal), or its connection is closed, never silence; what it acknowledged is stored; and
+// once memory is back every client resumes and is answered.
+for (const [every, [way, extra]] of [[7, WAYS[0]], ...WAYS.map((w) => [101, w])]) {
+test(`out of memory under load (1 allocation in ${every} failing): no crash, every ack stored, serving resumes${way}`, () => withServer({ set: [...SETS, ...extra], wrap: ['env', `KEFU_TEST_FAIL_ALLOC=${every}`] }, async (s) => {
+  const N = 8;
+  const acked = [];
+  const seen = { errors: 0, closes: 0, timeouts: 0, acked: 0, other: [] };
+  let phase = 'before';
+  const st = [];
+  for (let i = 0; i < N; i++) {
+    const [c, w] = await s.visitor();
+    st.push({ c, token: w.token, last: 0 });
+  }
+  const loops = st.map(async (x, i) => {
+    for (let k = 0; phase !== 'done'; k++) {
+      const id = `c${i}-m${k}`;
+      try {
+        if (!x.c) { // a new connection, resuming (it may fail too while memory is short)
+          x.c = await s.connect();
+          x.c.send({ type: 'hello', token: x.token, last_seq: x.last });
+          const w = await x.c.next((y) => y.type === 'welcome' || y.type === 'error', 3000);
+          if (w.type === 'error') { // no conversation for it now: a new connection later
+            if (w.code !== 'internal') seen.other.push(w.code);
+            x.c.close();
+            x.c = null;
+            await sleep(20);
+            continue;
+          }
+          if (w.token !== x.token) { x.token = w.token; x.last = 0; }
+        }
+        x.c.send({ type: 'message', text: QS[(i + k) % QS.length], id });
+        // an error without an id: the frame could not even be read (no memory to parse it)
+        const f = await x.c.next((y) => (y.type === 'ack' && y.id === id) ||
+          (y.type === 'error' && (y.id === id || y.id === undefined)), 3000);
+        if (f.type === 'error') {
+          if (f.code !== 'internal') seen.other.push(f.code); // the visitor is not to blame
+          if (phase === 'failing') seen.errors++;
+          continue;
+        }
+        acked.push({ token: x.token, id, seq: f.seq });
+        x.last = Math.max(x.last, f.seq);
+        if (phase === 'failing') seen.acked++;
+      } catch {
+        if (x.c?.closed) seen.closes++;
+        else if (x.c) seen.timeouts++; // neither an answer nor an error, the connection open
+        x.c?.close();
+        x.c = null;
+        await sleep(20);
+      }
+    }
+  });
+  await sleep(300 * MULT);
+  s.proc.kill('SIGUSR2'); // allocations start failing
+  phase = 'failing';
+  await sleep(1500 * MULT);
+  s.proc.kill('SIGUSR2'); // and stop
+  phase = 'after';
+  await sleep(700 * MULT);
+  phase = 'done';
+  await Promise.all(loops);
+  assert.ok(seen.errors + seen.closes > 0, `the failures were felt: ${JSON.stringify(seen)}`);
+  assert.equal(seen.timeouts, 0, `every frame got an ack, an error or a closed connection: ${JSON.stringify(seen)}`);
+  assert.deepEqual(seen.other, [], 'errors out of memory say so (internal), not bad_json and the like');
+  assert.equal(s.proc.exitCode, null, 'kefu is still running');
+  // every client resumes its conversation and is answered
+  for (const x of st) {
+    x.c?.close();
+    const [c, w] = await s.visitor({ token: x.token, last_seq: x.last });
+    assert.equal(w.resumed, true);
+    const { reply } = await c.ask('退款多久到账', 'after-oom');
+    assert.equal(reply.entry, 'refund-time');
+    c.close();
+  }
+  const { code } = await s.stop();
+  assert.equal(code, 0);
+  assert.equal(s.sql('PRAGMA integrity_check;').trim(), 'ok');
+  const rows = s.sql("SELECT c.token || ' ' || m.client_id || ' ' || m.seq FROM messages m " +
+    "JOIN conversations c ON c.id = m.conv_id WHERE m.dir = 'in';").trim().split('\n');
+  const stored = new Set(rows);
+  const missing = acked.filter((a) => !stored.has(`${a.token} ${a.id} ${a.seq}`));
+  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages lost`);
+}));
+}

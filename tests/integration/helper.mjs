@@ -104,7 +104,7 @@ export class Server {
   }
 
   sql(query) {
-    return execFileSync('sqlite3', [this.db, query], { encoding: 'utf8' });
+    return execFileSync('sqlite3', [this.db, query], { encoding: 'utf8', maxBuffer: 256 << 20 });
   }
 
   connect(opts = {}) {
