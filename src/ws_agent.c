@@ -40,6 +40,16 @@ static void start_close(kf_ws_agent_pss *p, int code, const char *reason)
     kf_wsq_close(&p->q, p->wsi, code, reason);
 }
 
+/* A frame that could not be made or queued (out of memory): the console would wait for it,
+ * so it is closed instead, and gets what it missed when it reconnects (as below). */
+static void lost_frame(kf_ws_agent_pss *p)
+{
+    if (p->q.close_code)
+        return;
+    kf_log(KF_LOG_WARN, "agent=%lld event=close reason=out_of_memory", (long long)p->agent);
+    start_close(p, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+}
+
 /* An agent console that does not read is closed; everything it missed is in the store and
  * comes back in welcome/assigned frames when it reconnects. */
 static void send_out(kf_ws_agent_pss *p, const kf_out *o)
@@ -48,11 +58,15 @@ static void send_out(kf_ws_agent_pss *p, const kf_out *o)
     if (p->q.close_code || !p->q.cap)
         return;
     char *buf = kf_out_dump_plain(o, LWS_PRE, &len);
-    if (!buf)
+    if (!buf) {
+        lost_frame(p);
         return;
+    }
     int rc = kf_wsq_push(&p->q, buf, len);
-    if (rc == KF_ENOMEM)
+    if (rc == KF_ENOMEM) {
+        lost_frame(p);
         return;
+    }
     if (rc == KF_ELIMIT) {
         kf_wsq_clear(&p->q);
         kf_log(KF_LOG_WARN, "agent=%lld event=close reason=slow_reader", (long long)p->agent);
@@ -68,6 +82,8 @@ static void send_error(kf_ws_agent_pss *p, const char *code, const char *msg, co
     kf_out *o = kf_proto_err_frame(code, msg, id);
     if (o)
         send_out(p, o);
+    else
+        lost_frame(p);
     kf_out_free(o);
 }
 
@@ -77,6 +93,8 @@ static void send_ack(kf_ws_agent_pss *p, const char *id, const char *of, int64_t
     if (o && (conv ? kf_out_set_int(o, "conv", conv) : KF_OK) == KF_OK &&
         (seq ? kf_out_set_int(o, "seq", seq) : KF_OK) == KF_OK)
         send_out(p, o);
+    else
+        lost_frame(p);
     kf_out_free(o);
 }
 

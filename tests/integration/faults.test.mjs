@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { withServer, sleep, MULT } from './helper.mjs';
+import { withServer, sleep, MULT, addAgent, agent } from './helper.mjs';
 
 const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
   'burst_per_addr=1000000', 'max_conns_per_addr=2000',
@@ -199,7 +199,7 @@ for (const [every, [way, extra]] of [[7, WAYS[0]], ...WAYS.map((w) => [101, w])]
 test(`out of memory under load (1 allocation in ${every} failing): no crash, every ack stored, serving resumes${way}`, () => withServer({ set: [...SETS, ...extra], wrap: ['env', `KEFU_TEST_FAIL_ALLOC=${every}`] }, async (s) => {
   const N = 8;
   const acked = [];
-  const seen = { errors: 0, closes: 0, timeouts: 0, acked: 0, other: [] };
+  const seen = { errors: 0, closes: 0, timeouts: 0, acked: 0, agent: 0, other: [] };
   let phase = 'before';
   const st = [];
   for (let i = 0; i < N; i++) {
@@ -244,6 +244,28 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
       }
     }
   });
+  // an agent's console searches the knowledge meanwhile (kefu.agent.v1)
+  addAgent(s, 'amy');
+  const ag = { c: await agent(s, 'amy') };
+  const agentLoop = (async () => {
+    for (let k = 0; phase !== 'done'; k++) {
+      const id = `a-s${k}`;
+      try {
+        if (!ag.c) ag.c = await agent(s, 'amy'); // (its login may fail too: tried again)
+        ag.c.send({ type: 'search', id, query: '退款' });
+        const f = await ag.c.next((y) => (y.type === 'search_results' && y.id === id) ||
+          (y.type === 'error' && (y.id === id || y.id === undefined)), 3000);
+        if (f.type === 'error' && f.code !== 'internal') seen.other.push(`agent: ${f.code}`);
+        if (phase === 'failing') seen.agent++;
+      } catch {
+        if (ag.c?.closed) seen.closes++;
+        else if (ag.c) seen.timeouts++;
+        ag.c?.close();
+        ag.c = null;
+        await sleep(20);
+      }
+    }
+  })();
   await sleep(300 * MULT);
   s.proc.kill('SIGUSR2'); // allocations start failing
   phase = 'failing';
@@ -252,12 +274,17 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
   phase = 'after';
   await sleep(700 * MULT);
   phase = 'done';
-  await Promise.all(loops);
+  await Promise.all([...loops, agentLoop]);
   assert.ok(seen.errors + seen.closes > 0, `the failures were felt: ${JSON.stringify(seen)}`);
   assert.equal(seen.timeouts, 0, `every frame got an ack, an error or a closed connection: ${JSON.stringify(seen)}`);
   assert.deepEqual(seen.other, [], 'errors out of memory say so (internal), not bad_json and the like');
   assert.equal(s.proc.exitCode, null, 'kefu is still running');
-  // every client resumes its conversation and is answered
+  // the agent logs in again and searches; every client resumes its conversation and is answered
+  ag.c?.close();
+  const a2 = await agent(s, 'amy');
+  a2.send({ type: 'search', id: 'after-oom', query: '退款' });
+  await a2.next((y) => y.type === 'search_results' && y.id === 'after-oom');
+  a2.close();
   for (const x of st) {
     x.c?.close();
     const [c, w] = await s.visitor({ token: x.token, last_seq: x.last });

@@ -6,39 +6,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withServer, Client, KEFU_BIN, MULT, sleep, tmpKnowledge, Server } from './helper.mjs';
+import { withServer, Client, KEFU_BIN, MULT, sleep, tmpKnowledge, Server, AGENT_PW as PW, addAgent, post, login, agent } from './helper.mjs';
 
 const AGENT = 'kefu.agent.v1';
 const SETS = ['rate_per_conn=1000', 'burst_per_conn=1000', 'rate_per_addr=1000', 'burst_per_addr=1000',
   'presence_grace_s=0.2'];
-const PW = 'correct-horse-1';
-
-function addAgent(s, name, maxChats = 5, display = name.toUpperCase()) {
-  execFileSync(KEFU_BIN, ['agent', 'add', name, '--display', display, '--max-chats', String(maxChats), '--db', s.db],
-    { input: PW + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-async function post(s, path, body) {
-  const r = await fetch(s.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: r.status, body: await r.json() };
-}
-
-async function login(s, name, password = PW) {
-  const r = await post(s, '/api/login', { name, password });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return r.body.token;
-}
-
-// An authenticated agent socket; returns the client after its welcome/agents/queue/tickets.
-async function agent(s, name) {
-  const token = await login(s, name);
-  const c = await new Client(s.wsUrl, { protocol: AGENT }).open();
-  c.token = token;
-  c.send({ type: 'auth', token });
-  c.welcome = await c.next('welcome');
-  await c.next('tickets');
-  return c;
-}
 
 // The next frame of type whose predicate holds, dropping the others of that type.
 async function nextWhere(c, type, pred, ms = 5000) {

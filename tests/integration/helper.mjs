@@ -225,3 +225,34 @@ export async function withServer(opts, fn) {
     s.cleanup();
   }
 }
+
+// Agents (kefu.agent.v1): an account in the server's database, a login over HTTP, and an
+// authenticated socket.
+export const AGENT_PW = 'correct-horse-1';
+
+export function addAgent(s, name, maxChats = 5, display = name.toUpperCase()) {
+  execFileSync(KEFU_BIN, ['agent', 'add', name, '--display', display, '--max-chats', String(maxChats), '--db', s.db],
+    { input: AGENT_PW + '\n', stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+export async function post(s, path, body) {
+  const r = await fetch(s.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: r.status, body: await r.json() };
+}
+
+export async function login(s, name, password = AGENT_PW) {
+  const r = await post(s, '/api/login', { name, password });
+  if (r.status !== 200) throw new Error(`login ${name}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}
+
+// An authenticated agent socket; returns the client after its welcome/agents/queue/tickets.
+export async function agent(s, name) {
+  const token = await login(s, name);
+  const c = await new Client(s.wsUrl, { protocol: 'kefu.agent.v1' }).open();
+  c.token = token;
+  c.send({ type: 'auth', token });
+  c.welcome = await c.next('welcome');
+  await c.next('tickets');
+  return c;
+}
