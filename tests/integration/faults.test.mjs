@@ -31,6 +31,17 @@ async function healthUntil(s, pred, ms = 10000) {
   }
 }
 
+// The database is whole (PRAGMA integrity_check), and every acknowledged message of acked
+// ({ token, id, seq }) is in it.
+function assertStored(s, acked) {
+  assert.equal(s.sql('PRAGMA integrity_check;').trim(), 'ok');
+  const rows = s.sql("SELECT c.token || ' ' || m.client_id || ' ' || m.seq FROM messages m " +
+    "JOIN conversations c ON c.id = m.conv_id WHERE m.dir = 'in';").trim().split('\n');
+  const stored = new Set(rows);
+  const missing = acked.filter((a) => !stored.has(`${a.token} ${a.id} ${a.seq}`));
+  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages lost`);
+}
+
 // The group commits of answers are written on the event loop when small and by the store's
 // writer thread when large (db_writer_min): the kill -9 and disk-full tests run both ways.
 const WAYS = [['', []], [' (every commit by the writer thread)', ['db_writer_min=1']],
@@ -63,13 +74,8 @@ test(`kill -9 at a random moment under load: every ack is stored, every client r
   await Promise.all(loops);
   assert.ok(acked.length > 0, 'some messages were acknowledged before the kill');
   await s.start();
-  // the database itself is whole: its WAL after a kill, the checkpoints made meanwhile
-  assert.equal(s.sql('PRAGMA integrity_check;').trim(), 'ok');
-  const rows = s.sql("SELECT c.token || ' ' || m.client_id || ' ' || m.seq FROM messages m " +
-    "JOIN conversations c ON c.id = m.conv_id WHERE m.dir = 'in';").trim().split('\n');
-  const stored = new Set(rows);
-  const missing = acked.filter((a) => !stored.has(`${a.token} ${a.id} ${a.seq}`));
-  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages lost`);
+  // the database itself is whole (its WAL after a kill, the checkpoints made meanwhile)
+  assertStored(s, acked);
   // Every client resumes where it was and goes on.
   for (const x of st) {
     const [c, w] = await s.visitor({ token: x.token, last_seq: x.last });
@@ -295,11 +301,6 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
   }
   const { code } = await s.stop();
   assert.equal(code, 0);
-  assert.equal(s.sql('PRAGMA integrity_check;').trim(), 'ok');
-  const rows = s.sql("SELECT c.token || ' ' || m.client_id || ' ' || m.seq FROM messages m " +
-    "JOIN conversations c ON c.id = m.conv_id WHERE m.dir = 'in';").trim().split('\n');
-  const stored = new Set(rows);
-  const missing = acked.filter((a) => !stored.has(`${a.token} ${a.id} ${a.seq}`));
-  assert.deepEqual(missing, [], `${missing.length} of ${acked.length} acknowledged messages lost`);
+  assertStored(s, acked);
 }));
 }
