@@ -57,7 +57,10 @@ test(`kill -9 at a random moment under load: every ack is stored, every client r
     for (let k = 0; k < 2000; k++) {
       const id = `c${i}-m${k}`;
       try {
-        x.c.send({ type: 'message', text: QS[(i + k) % QS.length], id });
+        // mostly questions; now and then a clicked option or a left message (a ticket)
+        x.c.send(k % 9 === 4 ? { type: 'choose', entry: 'refund-time', id }
+          : k % 9 === 7 ? { type: 'leave_message', contact: 'a@example.com', text: `call me ${k}`, id }
+            : { type: 'message', text: QS[(i + k) % QS.length], id });
         const ack = await x.c.next((f) => f.type === 'ack' && f.id === id, 3000);
         acked.push({ token: x.token, id, seq: ack.seq });
         x.last = Math.max(x.last, ack.seq);
@@ -200,7 +203,8 @@ test('slow readers, half-open handshakes and churn: memory and connections stay 
 // fail somewhere, in each of the three ways), and every 7th (nearly all, error frames
 // included). The server stays up; a frame it cannot handle gets an error frame saying so
 // (internal), or its connection is closed, never silence; what it acknowledged is stored; and
-// once memory is back every client resumes and is answered.
+// once memory is back every client resumes and is answered. Among the questions, clicked
+// options and left messages (tickets) take their own paths.
 for (const [every, [way, extra]] of [[7, WAYS[0]], ...WAYS.map((w) => [101, w])]) {
 test(`out of memory under load (1 allocation in ${every} failing): no crash, every ack stored, serving resumes${way}`, () => withServer({ set: [...SETS, ...extra], wrap: ['env', `KEFU_TEST_FAIL_ALLOC=${every}`] }, async (s) => {
   const N = 8;
@@ -229,7 +233,10 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
           }
           if (w.token !== x.token) { x.token = w.token; x.last = 0; }
         }
-        x.c.send({ type: 'message', text: QS[(i + k) % QS.length], id });
+        // mostly questions; now and then a clicked option or a left message (a ticket)
+        x.c.send(k % 9 === 4 ? { type: 'choose', entry: 'refund-time', id }
+          : k % 9 === 7 ? { type: 'leave_message', contact: 'a@example.com', text: `call me ${k}`, id }
+            : { type: 'message', text: QS[(i + k) % QS.length], id });
         // an error without an id: the frame could not even be read (no memory to parse it)
         const f = await x.c.next((y) => (y.type === 'ack' && y.id === id) ||
           (y.type === 'error' && (y.id === id || y.id === undefined)), 3000);
@@ -302,5 +309,9 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
   const { code } = await s.stop();
   assert.equal(code, 0);
   assertStored(s, acked);
+  // a left message and its ticket are one transaction: no ticket without its row, nor a row
+  // without its ticket, whichever allocation failed
+  assert.equal(s.sql('SELECT count(*) FROM tickets;').trim(),
+    s.sql("SELECT count(*) FROM messages WHERE dir = 'in' AND kind = 'leave_message';").trim());
 }));
 }
