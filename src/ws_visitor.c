@@ -186,12 +186,13 @@ static int enqueue(kf_ws_visitor_pss *p, char *buf, size_t len)
     return KF_OK;
 }
 
-/* Dumps o with seq and queues it. (Not enqueue(p, kf_out_dump(..., &len), len): the order
- * in which arguments are evaluated is unspecified, len could be read before it is set.) */
+/* Dumps o with seq and queues it; o NULL (it could not be made) is a lost frame, as in
+ * enqueue. (Not enqueue(p, kf_out_dump(..., &len), len): the order in which arguments are
+ * evaluated is unspecified, len could be read before it is set.) */
 static int enqueue_out(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
 {
     size_t len = 0;
-    char *buf = kf_out_dump(o, seq, LWS_PRE, &len);
+    char *buf = o ? kf_out_dump(o, seq, LWS_PRE, &len) : NULL;
     return enqueue(p, buf, len);
 }
 
@@ -209,13 +210,11 @@ static void send_error(kf_ws_visitor_pss *p, const char *code, const char *msg, 
     kf_log(KF_LOG_INFO, "conn=c%llu conv=%lld event=error code=%s", (unsigned long long)p->id,
            (long long)p->conv.id, code);
     kf_out *o = kf_proto_err_frame(code, msg, id);
-    if (!o || (retry_ms >= 0 && kf_out_set_int(o, "retry_after_ms", retry_ms))) {
-        /* an error the visitor never sees would leave it waiting: closed instead */
+    if (o && retry_ms >= 0 && kf_out_set_int(o, "retry_after_ms", retry_ms)) {
         kf_out_free(o);
-        lost_frame(p);
-        return;
+        o = NULL;
     }
-    enqueue_out(p, o, cur_seq(p));
+    enqueue_out(p, o, cur_seq(p)); /* NULL: closed, rather than a visitor waiting for it */
     kf_out_free(o);
 }
 
@@ -286,7 +285,7 @@ static void send_conv_frame(kf_ws_visitor_pss *p, const kf_out *o, int64_t seq)
         return;
     }
     size_t len = 0;
-    char *buf = kf_out_dump(o, seq, LWS_PRE, &len);
+    char *buf = o ? kf_out_dump(o, seq, LWS_PRE, &len) : NULL; /* NULL: lost (enqueue) */
     send_conv_bytes(p, buf, len, seq);
 }
 
@@ -578,10 +577,7 @@ static void after_store(kf_ws_visitor_pss *p, int rc, const char *client_id, con
     int fold = p->fold_acks && reply && (!strcmp(of, "message") || !strcmp(of, "choose"));
     if (!fold) {
         kf_out *ack = kf_proto_ack(client_id, of);
-        if (ack)
-            send_conv_frame(p, ack, seqs[0]);
-        else /* stored, but no memory to say so: closed, the resume replays it */
-            send_conv_bytes(p, NULL, 0, seqs[0]);
+        send_conv_frame(p, ack, seqs[0]); /* NULL: closed, the resume replays it */
         kf_out_free(ack);
     }
     if (reply) {
@@ -597,10 +593,11 @@ static void ack_duplicate(kf_ws_visitor_pss *p, const char *client_id, const cha
                           int64_t seq)
 {
     kf_out *ack = kf_proto_ack(client_id, of);
-    if (ack && kf_out_set_int(ack, "duplicate", 1) == KF_OK)
-        enqueue_out(p, ack, seq);
-    else /* the visitor waits for it: closed instead, and it resends after resuming */
-        lost_frame(p);
+    if (ack && kf_out_set_int(ack, "duplicate", 1) != KF_OK) {
+        kf_out_free(ack);
+        ack = NULL;
+    }
+    enqueue_out(p, ack, seq); /* NULL: closed, and the visitor resends after resuming */
     kf_out_free(ack);
 }
 
@@ -863,9 +860,7 @@ static void on_hello(kf_ws_visitor_pss *p, kf_in_frame *f)
            (long long)p->conv.id, resumed ? "resume" : "start", (long long)p->conv.last_seq);
     kf_store_event_add(s->store, p->conv.id, resumed ? "resume" : "start", NULL, kf_store_now_ms());
     kf_out *w = kf_proto_welcome(p->conv.token, resumed, f->lang, p->fold_acks);
-    if (!w || enqueue_out(p, w, p->conv.last_seq)) {
-        if (!w) /* (a failed enqueue has closed the connection already) */
-            lost_frame(p);
+    if (enqueue_out(p, w, p->conv.last_seq)) { /* (not made or not queued: closed) */
         kf_out_free(w);
         return;
     }
