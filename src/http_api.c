@@ -278,15 +278,11 @@ static int reload_status(kf_server *s, kf_buf *b)
             goto out;
         l += n + (nl ? 1 : 0);
     }
-    d = json_dumps(o, JSON_COMPACT);
+    d = kf_proto_dumps(o, JSON_COMPACT);
     if (d && !kf_buf_puts(b, d) && !kf_buf_puts(b, "\n"))
         rc = KF_OK;
 out:
-    if (d) {
-        json_free_t jfree = NULL;
-        json_get_alloc_funcs(NULL, &jfree);
-        jfree(d);
-    }
+    kf_free(d);
     json_decref(o);
     return rc;
 }

@@ -521,9 +521,39 @@ kf_out *kf_proto_err_frame(const char *code, const char *message, const char *id
  * frame when it started with room for 1 KB, beyond the small sizes malloc serves fastest). */
 #define FRAME_ROOM 200
 
+/* jansson's encoder does not check the write of an object's key: when it fails (no memory to
+ * grow the buffer) and the next, shorter write fits, the dump "succeeds" as {":"v"}, which is
+ * not JSON (jansson 2.14, seen under the out-of-memory test). So a failed write makes every
+ * later one fail too, and the write after the key, which is checked, fails the dump. */
+typedef struct dump_sink {
+    kf_buf *b;
+    int failed;
+} dump_sink;
+
 static int dump_to_buf(const char *p, size_t n, void *ud)
 {
-    return kf_buf_append(ud, p, n) == KF_OK ? 0 : -1;
+    dump_sink *d = ud;
+    if (!d->failed && kf_buf_append(d->b, p, n) != KF_OK)
+        d->failed = 1;
+    return d->failed ? -1 : 0;
+}
+
+/* json_dump_callback into b through a dump_sink: 0, or -1 (out of memory) */
+static int dump_into(json_t *obj, kf_buf *b, size_t flags)
+{
+    dump_sink d = {b, 0};
+    return json_dump_callback(obj, dump_to_buf, &d, flags) || d.failed ? -1 : 0;
+}
+
+char *kf_proto_dumps(json_t *obj, size_t flags)
+{
+    kf_buf b;
+    kf_buf_init(&b);
+    if (dump_into(obj, &b, flags) || !b.data) {
+        kf_buf_cleanup(&b);
+        return NULL;
+    }
+    return kf_buf_take(&b);
 }
 
 /* Dumps obj after headroom bytes; JSON_COMPACT keeps frames small, and the key order is the
@@ -536,8 +566,7 @@ static char *dump_with_headroom(json_t *obj, size_t headroom, size_t *len)
     kf_buf b;
     kf_buf_init(&b);
     int rc = buf_headroom(&b, headroom, FRAME_ROOM);
-    if (rc != KF_OK ||
-        json_dump_callback(obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
+    if (rc != KF_OK || dump_into(obj, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0 ||
         b.len == headroom) {
         kf_buf_cleanup(&b);
         return NULL;
@@ -719,8 +748,7 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
         kf_buf b;
         kf_buf_init(&b);
         rc = buf_headroom(&b, headroom + plen - (strlen(type) + 10), FRAME_ROOM);
-        if (rc == KF_OK &&
-            json_dump_callback(o->obj, dump_to_buf, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
+        if (rc == KF_OK && dump_into(o->obj, &b, JSON_COMPACT | JSON_REAL_PRECISION(6)) != 0)
             rc = KF_ENOMEM; /* the only way the dump of a valid object fails */
         if (rc == KF_OK)
             rc = splice_into(&b, headroom, pre, plen, type, 0, NULL);
@@ -740,7 +768,8 @@ char *kf_out_dump(const kf_out *o, int64_t seq, size_t headroom, size_t *len)
 
 char *kf_out_dump_stored(const kf_out *o)
 {
-    return o->obj ? json_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : kf_strdup(o->text);
+    return o->obj ? kf_proto_dumps(o->obj, JSON_COMPACT | JSON_REAL_PRECISION(6))
+                  : kf_strdup(o->text);
 }
 
 char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_t reply_to,
@@ -817,7 +846,7 @@ static void put(json_t *o, const char *key, json_t *v, int *bad)
 char *kf_proto_explain(const kf_match *m, const char *answer, int indent)
 {
     int bad = 0;
-    char *out = NULL, *s = NULL;
+    char *out = NULL;
     json_t *o = json_object(), *c = json_array(), *sl = json_object();
     if (!o || !c || !sl) {
         json_decref(c);
@@ -867,15 +896,7 @@ char *kf_proto_explain(const kf_match *m, const char *answer, int indent)
     put(o, "elapsed_us", json_real((double)m->elapsed_ns / 1000.0), &bad);
     if (bad)
         goto out;
-    s = json_dumps(o, indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
-    if (s) {
-        /* json_dumps used jansson's allocator, which is kf_malloc only after kf_proto_init;
-         * the caller gets a kf_malloc'd copy either way. */
-        json_free_t jfree = NULL;
-        json_get_alloc_funcs(NULL, &jfree);
-        out = kf_strdup(s);
-        jfree(s);
-    }
+    out = kf_proto_dumps(o, indent > 0 ? JSON_INDENT(indent) : JSON_COMPACT);
 out:
     json_decref(o);
     return out;

@@ -100,6 +100,11 @@ typedef struct kf_proto_error {
 /* Call once before any other function (routes jansson's allocations through kf_malloc). */
 void kf_proto_init(void);
 
+/* json_dumps, but safe when memory runs out (jansson's own can then return text that is not
+ * JSON: proto.c, dump_sink). A kf_malloc'd string (kf_free), or NULL. */
+struct json_t;
+char *kf_proto_dumps(struct json_t *obj, size_t flags);
+
 /* Decodes one complete text frame. Returns KF_OK (caller calls kf_in_frame_cleanup), or
  * KF_EPARSE with err filled (nothing to clean up), or KF_ENOMEM. Never trusts len or content:
  * invalid UTF-8, NUL bytes, duplicate keys and wrong types are all reported. O(len). */

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "kefu/mem.h"
 #include "kefu/proto.h"
 
@@ -324,6 +326,45 @@ static int fail_nth(size_t n)
     return fail_in-- == 0;
 }
 
+/* jansson's encoder does not check the write of an object's key: a failed one followed by a
+ * write that fits gave {...,":"v"} and a success. Objects whose long key lands on each point
+ * of the buffer's growth, each early allocation failing in turn: no text, or JSON. */
+static void dumps_never_broken(void **state)
+{
+    (void)state;
+    char key[301], val[1300];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    int broken = 0, failed = 0, whole = 0;
+    for (size_t n = 50; n < sizeof(val); n += 7) {
+        memset(val, 'x', n);
+        val[n] = '\0';
+        json_t *o = json_object();
+        assert_int_equal(json_object_set_new(o, "a", json_string(val)), 0);
+        assert_int_equal(json_object_set_new(o, key, json_string("v")), 0);
+        for (long k = 0; k < 6; k++) {
+            fail_in = k;
+            kf_mem_set_fail_hook(fail_nth);
+            char *txt = kf_proto_dumps(o, JSON_COMPACT);
+            kf_mem_set_fail_hook(NULL);
+            if (!txt) {
+                failed++;
+                continue;
+            }
+            json_t *back = json_loads(txt, 0, NULL);
+            if (back && json_object_size(back) == 2)
+                whole++;
+            else
+                broken++;
+            json_decref(back);
+            kf_free(txt);
+        }
+        json_decref(o);
+    }
+    assert_true(failed > 0 && whole > 0);
+    assert_int_equal(broken, 0);
+}
+
 /* The encoder out of memory at each of its allocations in turn (the buffer, its growth past
  * the first 1 KB for a long answer): no frame rather than a broken one, and nothing leaked;
  * then, with memory enough, the whole frame. */
@@ -483,6 +524,7 @@ int main(void)
         cmocka_unit_test(decode_errors),  cmocka_unit_test(decode_frames),
         cmocka_unit_test(encode),         cmocka_unit_test(type_names),
         cmocka_unit_test(out_of_memory),  cmocka_unit_test(encoder_out_of_memory),
+        cmocka_unit_test(dumps_never_broken),
         cmocka_unit_test(encode_spliced), cmocka_unit_test(encode_from_head),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
