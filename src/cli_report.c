@@ -13,6 +13,7 @@
 
 #include "kefu/cli.h"
 #include "kefu/mem.h"
+#include "kefu/proto.h"
 #include "kefu/report.h"
 #include "kefu/store.h"
 
@@ -199,12 +200,11 @@ char *kf_cli_report_json(const kf_report *r, int pretty)
     json_t *root = report_json(r);
     if (!root)
         return NULL;
-    char *s = json_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
+    /* the server's /api/report too: not json_dumps, which can return broken text when
+     * memory runs out (kf_proto_dumps) */
+    char *out =
+        kf_proto_dumps(root, (pretty ? JSON_INDENT(2) : JSON_COMPACT) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (!s)
-        return NULL;
-    char *out = kf_strdup(s);
-    json_text_free(s);
     return out;
 }
 
