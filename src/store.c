@@ -235,9 +235,10 @@ int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *u
     return s->ops->ticket_list(s->be, id, cb, ud);
 }
 
-int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms)
+int kf_store_survey_add(kf_store *s, const kf_survey *sv, const kf_store_row *rows, size_t n,
+                        int64_t now_ms, int64_t *seqs)
 {
-    return s->ops->survey_add(s->be, sv, now_ms);
+    return s->ops->survey_add(s->be, sv, rows, n, now_ms, seqs);
 }
 
 int kf_store_report_scan(kf_store *s, const kf_report_query *q, const kf_report_sink *k)

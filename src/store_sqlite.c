@@ -1356,9 +1356,13 @@ static int sq_ticket_list(void *be, int64_t id, kf_store_ticket_cb cb, void *ud)
     return rc == SQLITE_DONE ? n : fail_db(s, "list tickets");
 }
 
-static int sq_survey_add(void *be, const kf_survey *sv, int64_t now_ms)
+static int sq_survey_add(void *be, const kf_survey *sv, const kf_store_row *rows, size_t n,
+                         int64_t now_ms, int64_t *seqs)
 {
-    sq *s = be;
+    sq *s; /* with the conversation's rows, as sq_append */
+    int rc = msg_begin(be, &s);
+    if (rc)
+        return rc;
     sqlite3_stmt *st = s->st[ST_SURVEY_INSERT];
     sqlite3_bind_int64(st, 1, sv->conv);
     sqlite3_bind_int64(st, 2, sv->case_id);
@@ -1367,11 +1371,17 @@ static int sq_survey_add(void *be, const kf_survey *sv, int64_t now_ms)
     sqlite3_bind_int(st, 5, sv->ces);
     bind_text(st, 6, sv->comment);
     sqlite3_bind_int64(st, 7, now_ms);
-    int rc = sqlite3_step(st);
+    int step = sqlite3_step(st);
     reset(st);
-    if (rc == SQLITE_CONSTRAINT)
-        return KF_EINVAL;
-    return rc == SQLITE_DONE ? KF_OK : fail_db(s, "add survey");
+    if ((step & 0xff) == SQLITE_CONSTRAINT)
+        rc = KF_EINVAL; /* this case has its answer already */
+    else if (step != SQLITE_DONE)
+        rc = fail_db(s, "add survey");
+    else if (!(rc = append_rows(s, sv->conv, rows, n, now_ms, seqs)))
+        rc = run(s, ST_COMMIT);
+    if (rc)
+        run(s, ST_ROLLBACK);
+    return rc;
 }
 
 /* ---- records: the queries live in store_sqlite_report.c ------------------------- */

@@ -1258,16 +1258,22 @@ static void on_survey(kf_ws_visitor_pss *p, kf_in_frame *f)
     }
     if (!rate_ok(p, f->id))
         return;
+    /* The answer and the visitor's frame: one transaction, as a left message, so that a
+     * failure stores neither and the resend it asks for is not refused as a second answer. */
     kf_survey sv = {p->conv.id, x.case_id, f->csat, f->nps, f->ces, f->comment};
-    int rc = kf_store_survey_add(s->store, &sv, kf_store_now_ms());
+    kf_store_row in = {
+        .dir = KF_DIR_IN, .kind = "survey", .client_id = f->id, .text = f->comment, .helpful = -1};
+    int64_t seq = 0;
+    recent_put(p, f->id, 0, 1);
+    int rc = kf_store_survey_add(s->store, &sv, &in, 1, kf_store_now_ms(), &seq);
     if (rc == KF_EINVAL) {
+        recent_put(p, f->id, -1, 0);
         send_error(p, KF_PE_ALREADY_ANSWERED, "this survey was already answered", f->id, -1);
         return;
     }
-    if (rc) {
-        send_error(p, KF_PE_INTERNAL, "could not save the answer; send it again", f->id, -1);
+    after_store(p, rc, f->id, "survey", NULL, NULL, &seq, 1);
+    if (rc)
         return;
-    }
     kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=survey csat=%d", (long long)p->conv.id,
            (long long)x.case_id, f->csat);
     s->m.surveys++;
@@ -1282,9 +1288,6 @@ static void on_survey(kf_ws_visitor_pss *p, kf_in_frame *f)
         s->m.ces_n++;
         s->m.ces_sum += (uint64_t)f->ces;
     }
-    kf_store_row in = {
-        .dir = KF_DIR_IN, .kind = "survey", .client_id = f->id, .text = f->comment, .helpful = -1};
-    commit_and_send(p, &in, "survey", NULL, NULL, 0);
     kf_out *o = kf_out_new("survey");
     int r = o ? KF_OK : KF_ENOMEM;
     r = r ? r : kf_out_set_int(o, "conv", p->conv.id);

@@ -217,8 +217,11 @@ typedef struct kf_store_ops {
     int (*ticket_save)(void *be, const kf_ticket *t);
     /* One ticket (id > 0) or all that are not closed (id 0), oldest first. */
     int (*ticket_list)(void *be, int64_t id, kf_store_ticket_cb cb, void *ud);
-    /* KF_EINVAL when this case already has a survey answer. */
-    int (*survey_add)(void *be, const kf_survey *sv, int64_t now_ms);
+    /* A survey's answer and the conversation's rows (as append()) in one transaction, so
+     * that a failure stores neither and a resent answer is not refused as a second one.
+     * KF_EINVAL (nothing stored) when this case already has a survey answer. */
+    int (*survey_add)(void *be, const kf_survey *sv, const kf_store_row *rows, size_t n,
+                      int64_t now_ms, int64_t *seqs);
 
     /* ---- records (schema version 3; store_report.h) ---- */
     /* Delivers the rows of a period to the sink (conversations, cases, entries, to-do
@@ -307,7 +310,8 @@ int kf_store_ticket_add(kf_store *s, kf_ticket *t, kf_store_row *rows, size_t n,
                         int64_t *seqs, kf_store_fill_cb fill, void *ud);
 int kf_store_ticket_save(kf_store *s, const kf_ticket *t);
 int kf_store_ticket_list(kf_store *s, int64_t id, kf_store_ticket_cb cb, void *ud);
-int kf_store_survey_add(kf_store *s, const kf_survey *sv, int64_t now_ms);
+int kf_store_survey_add(kf_store *s, const kf_survey *sv, const kf_store_row *rows, size_t n,
+                        int64_t now_ms, int64_t *seqs);
 int kf_store_report_scan(kf_store *s, const kf_report_query *q, const kf_report_sink *k);
 int kf_store_purge(kf_store *s, int64_t before_ms, kf_purge_counts *out);
 int kf_store_vacuum(kf_store *s);

@@ -204,12 +204,12 @@ test('slow readers, half-open handshakes and churn: memory and connections stay 
 // included). The server stays up; a frame it cannot handle gets an error frame saying so
 // (internal), or its connection is closed, never silence; what it acknowledged is stored; and
 // once memory is back every client resumes and is answered. Among the questions, clicked
-// options and left messages (tickets) take their own paths.
+// options, left messages (tickets), ratings and resent frames take their own paths.
 for (const [every, [way, extra]] of [[7, WAYS[0]], ...WAYS.map((w) => [101, w])]) {
 test(`out of memory under load (1 allocation in ${every} failing): no crash, every ack stored, serving resumes${way}`, () => withServer({ set: [...SETS, ...extra], wrap: ['env', `KEFU_TEST_FAIL_ALLOC=${every}`] }, async (s) => {
   const N = 8;
   const acked = [];
-  const seen = { errors: 0, closes: 0, timeouts: 0, acked: 0, agent: 0, other: [] };
+  const seen = { errors: 0, closes: 0, timeouts: 0, acked: 0, dups: 0, agent: 0, other: [] };
   let phase = 'before';
   const st = [];
   for (let i = 0; i < N; i++) {
@@ -231,21 +231,33 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
             await sleep(20);
             continue;
           }
-          if (w.token !== x.token) { x.token = w.token; x.last = 0; }
+          if (w.token !== x.token) { x.token = w.token; x.last = 0; x.prev = null; }
         }
-        // mostly questions; now and then a clicked option or a left message (a ticket)
-        x.c.send(k % 9 === 4 ? { type: 'choose', entry: 'refund-time', id }
-          : k % 9 === 7 ? { type: 'leave_message', contact: 'a@example.com', text: `call me ${k}`, id }
-            : { type: 'message', text: QS[(i + k) % QS.length], id });
+        // mostly questions; now and then a clicked option, a left message (a ticket), a
+        // rating, or the last acknowledged frame sent again (a duplicate: acknowledged again
+        // with its seq, stored once)
+        const dup = k % 9 === 2 && x.prev;
+        const frame = dup ? x.prev.frame
+          : k % 9 === 4 ? { type: 'choose', entry: 'refund-time', id }
+            : k % 9 === 7 ? { type: 'leave_message', contact: 'a@example.com', text: `call me ${k}`, id }
+              : k % 9 === 1 ? { type: 'feedback', entry: 'refund-time', helpful: k % 2 === 0, id }
+                : { type: 'message', text: QS[(i + k) % QS.length], id };
+        x.c.send(frame);
         // an error without an id: the frame could not even be read (no memory to parse it)
-        const f = await x.c.next((y) => (y.type === 'ack' && y.id === id) ||
-          (y.type === 'error' && (y.id === id || y.id === undefined)), 3000);
+        const f = await x.c.next((y) => (y.type === 'ack' && y.id === frame.id) ||
+          (y.type === 'error' && (y.id === frame.id || y.id === undefined)), 3000);
         if (f.type === 'error') {
           if (f.code !== 'internal') seen.other.push(f.code); // the visitor is not to blame
           if (phase === 'failing') seen.errors++;
           continue;
         }
+        if (dup) {
+          if (f.seq !== x.prev.seq || f.duplicate !== 1) seen.other.push(`resend: ${JSON.stringify(f)}`);
+          if (phase === 'failing') seen.dups++;
+          continue;
+        }
         acked.push({ token: x.token, id, seq: f.seq });
+        x.prev = { frame, seq: f.seq };
         x.last = Math.max(x.last, f.seq);
         if (phase === 'failing') seen.acked++;
       } catch {
@@ -290,7 +302,7 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
   await Promise.all([...loops, agentLoop]);
   assert.ok(seen.errors + seen.closes > 0, `the failures were felt: ${JSON.stringify(seen)}`);
   assert.equal(seen.timeouts, 0, `every frame got an ack, an error or a closed connection: ${JSON.stringify(seen)}`);
-  assert.deepEqual(seen.other, [], 'errors out of memory say so (internal), not bad_json and the like');
+  assert.deepEqual(seen.other, [], 'errors out of memory say so (internal), not bad_json and the like; a resend gets its first seq');
   assert.equal(s.proc.exitCode, null, 'kefu is still running');
   // the agent logs in again and searches; every client resumes its conversation and is answered
   ag.c?.close();
@@ -309,6 +321,9 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
   const { code } = await s.stop();
   assert.equal(code, 0);
   assertStored(s, acked);
+  assert.equal(s.sql("SELECT count(*) FROM (SELECT 1 FROM messages WHERE dir = 'in' AND " +
+    'client_id IS NOT NULL GROUP BY conv_id, client_id HAVING count(*) > 1);').trim(), '0',
+  'a resent frame is stored once');
   // a left message and its ticket are one transaction: no ticket without its row, nor a row
   // without its ticket, whichever allocation failed
   assert.equal(s.sql('SELECT count(*) FROM tickets;').trim(),

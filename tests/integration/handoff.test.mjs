@@ -184,7 +184,13 @@ test('takeover: bot silent, messages and typing both ways, notes for agents only
   assert.equal(sv.questions[0].id, 'csat');
   assert.equal(sv.questions.length, 1);
   v.send({ type: 'survey', csat: 5, comment: '很好', id: 'sv1' });
-  assert.equal((await v.next((f) => f.type === 'ack' && f.id === 'sv1')).of, 'survey');
+  const svAck = await v.next((f) => f.type === 'ack' && f.id === 'sv1');
+  assert.equal(svAck.of, 'survey');
+  // sent again (its ack lost, say): acknowledged again with its seq, not refused
+  v.send({ type: 'survey', csat: 5, comment: '很好', id: 'sv1' });
+  const svDup = await v.next((f) => f.type === 'ack' && f.id === 'sv1');
+  assert.equal(svDup.seq, svAck.seq);
+  assert.equal(svDup.duplicate, 1);
   v.send({ type: 'survey', csat: 4, id: 'sv2' });
   assert.equal((await v.next('error')).code, 'already_answered');
   v.send({ type: 'survey', csat: 9, id: 'sv3' });

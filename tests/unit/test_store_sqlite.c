@@ -453,6 +453,55 @@ static void ticket_with_its_rows(void **state)
     kf_store_close(st);
 }
 
+static int count_row(void *ud, int ncol, char **vals, char **names)
+{
+    (void)ncol, (void)vals, (void)names;
+    (*(int *)ud)++;
+    return 0;
+}
+
+/* A survey's answer and the visitor's frame are one transaction: when the row fails (a row
+ * already holds its seq), neither is stored, so the resend the visitor is asked for is not
+ * refused as a second answer; a second answer to the same case stores nothing. */
+static void survey_with_its_row(void **state)
+{
+    (void)state;
+    kf_conv c;
+    kf_store *st = open_with_conv(&c);
+    kf_hcase hc = {.conv = c.id, .reason = "asked", .state = "closed", .end = "close"};
+    assert_int_equal(kf_store_case_open(st, &hc), KF_OK);
+    kf_store_row in = {
+        .dir = KF_DIR_IN, .kind = "survey", .client_id = "s1", .text = "good", .helpful = -1};
+    kf_survey sv = {c.id, hc.id, 5, 9, -1, "good"};
+    int64_t seq = 0;
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO messages(conv_id, seq, dir, kind, created) VALUES (%lld, 1, 'in', "
+             "'message', 1)",
+             (long long)c.id);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_not_equal(kf_store_survey_add(st, &sv, &in, 1, 2000, &seq), KF_OK);
+    int n = 0;
+    assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM surveys", count_row, &n, NULL), SQLITE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM messages", NULL, NULL, NULL), SQLITE_OK);
+
+    assert_int_equal(kf_store_survey_add(st, &sv, &in, 1, 2000, &seq), KF_OK);
+    assert_int_equal(seq, 1);
+    in.client_id = "s2";
+    assert_int_equal(kf_store_survey_add(st, &sv, &in, 1, 3000, &seq), KF_EINVAL);
+    seen s = {0};
+    assert_int_equal(kf_store_replay(st, c.id, 0, 10, collect, &s), 1);
+    assert_string_equal(s.kind[0], "survey");
+    assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM surveys", count_row, &n, NULL), SQLITE_OK);
+    assert_int_equal(n, 1);
+    sqlite3_close(db);
+    kf_store_close(st);
+}
+
 /* A group commit in which one item fails (a conversation that does not exist): that item
  * alone fails, the others are stored with the seqs they would have had alone. */
 static void batch_item_fails_alone(void **state)
@@ -663,6 +712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(client_ids_not_unique, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_item_fails_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(ticket_with_its_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(survey_with_its_row, setup, teardown),
         cmocka_unit_test_setup_teardown(unsyncable_database_keeps_the_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_tail_copy_is_asked_again, setup, teardown),
         cmocka_unit_test(bad_path),
