@@ -22,6 +22,8 @@
 #include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -1567,6 +1569,29 @@ static void writer_start(sq *s, const char *path, const kf_store_options *opt)
         writer_stop(w); /* closes the connection */
 }
 
+/* Names the file in err, and says so when its directory cannot be written: SQLite says only
+ * "unable to open database file" when it cannot create the WAL beside a database on a
+ * read-only file system. */
+static void open_error(const char *path, char *err, size_t errlen)
+{
+    char msg[512], dir[PATH_MAX];
+    if (!errlen || !strcmp(path, ":memory:"))
+        return;
+    size_t n = strlen(path);
+    const char *m = err;
+    if (!strncmp(err, path, n) && !strncmp(err + n, ": ", 2))
+        m = err + n + 2; /* named already (conn_open) */
+    snprintf(msg, sizeof(msg), "%s", m);
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+             slash ? path : ".");
+    if (access(dir, W_OK) != 0)
+        snprintf(err, errlen, "%s: %s (the directory %s cannot be written: %s)", path, msg, dir,
+                 strerror(errno));
+    else
+        snprintf(err, errlen, "%s: %s", path, msg);
+}
+
 kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, char *err,
                                size_t errlen)
 {
@@ -1598,6 +1623,7 @@ kf_store *kf_store_open_sqlite(const char *path, const kf_store_options *opt, ch
     st->be = s;
     return st;
 fail:
+    open_error(path, err, errlen);
     sq_close(s);
     kf_free(st);
     return NULL;

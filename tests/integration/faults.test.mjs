@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { withServer, sleep, MULT, addAgent, agent } from './helper.mjs';
 
 const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
@@ -140,6 +142,36 @@ test(`disk full: error frame and an unsaved answer, nothing acknowledged that is
 }));
 
 }
+
+// A database on a read-only file system (a disk remounted read-only after errors, say): kefu
+// cannot store a conversation, so it does not start, and says which directory cannot be
+// written; on a writable one again, nothing is lost. The read-only mount is a bind mount in a
+// mount namespace of its own (unshare, as root); without one the test is skipped.
+const RO = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" && exec "$@"';
+
+test('read-only database: kefu does not start and says why; nothing lost', async (t) => {
+  const probe = spawnSync('unshare', ['-m', 'sh', '-c', `${RO.replace('exec "$@"', '! touch "$0/probe"')}`,
+    tmpdir()], { stdio: 'ignore' });
+  if (probe.status !== 0) return t.skip('no mount namespace here (unshare -m as root)');
+  await withServer({ set: SETS }, async (s) => {
+    const [c, w] = await s.visitor();
+    const { ack } = await c.ask('退款多久到账', 'before');
+    c.close();
+    await s.stop();
+    s.wrap = ['unshare', '-m', 'sh', '-c', RO, s.dir];
+    await assert.rejects(s.start(), (e) => {
+      assert.match(e.message, /exited with 1 before listening/);
+      assert.match(e.message, new RegExp(`k\\.db: .*the directory ${s.dir} cannot be written: Read-only file system`));
+      return true;
+    });
+    s.wrap = [];
+    await s.start();
+    const [c2, w2] = await s.visitor({ token: w.token, last_seq: 0 });
+    assert.equal(w2.resumed, true);
+    await c2.next((f) => f.type === 'ack' && f.id === 'before' && f.seq === ack.seq);
+    c2.close();
+  });
+});
 
 test('slow readers, half-open handshakes and churn: memory and connections stay bounded', () => withServer({ set: [...SETS, 'max_queue=16'] }, async (s) => {
   // Baseline after a first round of traffic, so lazily built state is already counted.
