@@ -39,6 +39,9 @@ static const cfg_key keys[] = {
     {"db", T_STR, F(db), "kefu.db", 0, 0, NULL, 0, "SQLite database file (created if missing)"},
     {"db_synchronous", T_ENUM, F(db_synchronous), "normal", 0, 0, "normal full", 0,
      "normal: an acknowledged message survives a crash of kefu; full: also a power loss"},
+    {"db_busy_ms", T_INT, F(db_busy_ms), "5000", 1, 600000, NULL, 0,
+     "milliseconds a write waits for another program holding the database's write lock "
+     "(kefu purge --vacuum, a sqlite3 shell) before it fails; the event loop waits meanwhile"},
     {"db_writer_min", T_INT, F(db_writer_min), "64", 1, 1000000, NULL, 0,
      "answers a group commit needs to be written by the store's writer thread while the loop "
      "goes on (smaller ones are written on the loop, which is quicker when the load is light)"},

@@ -490,7 +490,9 @@ int kf_server_run(const kf_config *cfg)
         kf_diag_print(&d, stderr);
         goto out;
     }
-    kf_store_options so = {.sync_full = !strcmp(cfg->db_synchronous, "full"), .writer = 1};
+    kf_store_options so = {.sync_full = !strcmp(cfg->db_synchronous, "full"),
+                           .writer = 1,
+                           .busy_ms = (int)cfg->db_busy_ms};
     s.store = kf_store_open_sqlite(cfg->db, &so, err, sizeof(err));
     if (!s.store) {
         fprintf(stderr, "kefu: database: %s\n", err);

@@ -228,11 +228,20 @@ int kf_desk__open_case(kf_server *s, int64_t conv, const char *reason, int urgen
     if (rc)
         return rc;
     kf_desk_case *dc = case_add(s, &c);
-    if (!dc)
-        return KF_ENOMEM;
+    if (!dc || (rc = kf_handoff_enqueue(s->hd, c.id, c.urgent, c.queued_ms))) {
+        /* Stored but in no queue (out of memory): ended at once, or it would wait for
+         * nobody while the visitor's messages went to it; the caller offers a left message. */
+        if (dc)
+            case_unlink(s, dc);
+        snprintf(c.state, sizeof(c.state), "ended");
+        snprintf(c.end, sizeof(c.end), "failed");
+        c.ended_ms = kf_store_now_ms();
+        if (kf_store_case_save(s->store, &c, "bot"))
+            kf_log(KF_LOG_ERR, "conv=%lld case=%lld event=case_end_failed", (long long)conv,
+                   (long long)c.id);
+        return rc ? rc : KF_ENOMEM;
+    }
     snprintf(dc->preview, sizeof(dc->preview), "%s", preview ? preview : "");
-    if ((rc = kf_handoff_enqueue(s->hd, c.id, c.urgent, c.queued_ms)))
-        return rc;
     sla_arm(s, dc);
     kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=queued reason=%s urgent=%d", (long long)conv,
            (long long)c.id, c.reason, c.urgent);
@@ -434,12 +443,30 @@ kf_out *kf_desk__assigned_frame(kf_server *s, kf_desk_case *dc, const char *by, 
     return o;
 }
 
+/* The agent's console lets go of the case (NULL frame: closed, see kf_ws_agent__send). */
+static void released(kf_server *s, kf_desk_case *dc, int64_t agent, const char *why)
+{
+    kf_out *o = kf_out_new("released");
+    if (o && (kf_out_set_int(o, "conv", dc->c.conv) || kf_out_set_int(o, "case", dc->c.id) ||
+              kf_out_set_str(o, "why", why))) {
+        kf_out_free(o);
+        o = NULL;
+    }
+    kf_ws_agent__send(s, agent, o);
+    kf_out_free(o);
+}
+
 int kf_desk__assign(kf_server *s, kf_desk_case *dc, kf_desk_agent *a, const char *by,
                     const char *from, const char *note)
 {
     kf_hcase before = dc->c;
     int was_queued = !strcmp(dc->c.state, "queued");
     int64_t prev = dc->c.agent;
+    /* A transfer's note first: stored, or the transfer fails with nothing changed (a note
+     * acknowledged and then lost would be worse than one stored twice by a retry). */
+    if (note && *note && prev &&
+        kf_store_note_add(s->store, dc->c.conv, prev, note, kf_store_now_ms()) != KF_OK)
+        return KF_EDB;
     dc->c.agent = a->id;
     snprintf(dc->c.state, sizeof(dc->c.state), "agent");
     if (!dc->c.assigned_ms)
@@ -459,24 +486,14 @@ int kf_desk__assign(kf_server *s, kf_desk_case *dc, kf_desk_agent *a, const char
     kf_log(KF_LOG_INFO, "conv=%lld case=%lld event=assigned agent=%s by=%s", (long long)dc->c.conv,
            (long long)dc->c.id, a->name, by);
     kf_store_event_add(s->store, dc->c.conv, "assigned", a->name, kf_store_now_ms());
-    if (note && *note && prev)
-        kf_store_note_add(s->store, dc->c.conv, prev, note, kf_store_now_ms());
+    if (prev && strcmp(by, "transfer") == 0) /* stored: the sender lets go of it now */
+        released(s, dc, prev, "transfer");
     visitor_says(s, dc->c.conv, "agent_joined", "agent", a->display);
     kf_out *o = kf_desk__assigned_frame(s, dc, by, from, note);
-    if (o)
-        kf_ws_agent__send(s, a->id, o);
+    kf_ws_agent__send(s, a->id, o); /* NULL: closed, and the reconnect restores the case */
     kf_out_free(o);
     broadcast_agents(s);
     return KF_OK;
-}
-
-static void released(kf_server *s, kf_desk_case *dc, int64_t agent, const char *why)
-{
-    kf_out *o = kf_out_new("released");
-    if (o && !kf_out_set_int(o, "conv", dc->c.conv) && !kf_out_set_int(o, "case", dc->c.id) &&
-        !kf_out_set_str(o, "why", why))
-        kf_ws_agent__send(s, agent, o);
-    kf_out_free(o);
 }
 
 int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how)
@@ -612,10 +629,13 @@ void kf_desk__visitor_message(kf_server *s, int64_t conv, int64_t seq, const cha
         return;
     }
     kf_out *o = kf_out_new("message");
-    if (o && !kf_out_set_int(o, "conv", conv) && !kf_out_set_int(o, "seq", seq) &&
-        !kf_out_set_str(o, "from", "visitor") && !kf_out_set_str(o, "text", text) &&
-        !kf_out_set_int(o, "at", kf_store_now_ms()))
-        kf_ws_agent__send(s, dc->c.agent, o);
+    if (o && (kf_out_set_int(o, "conv", conv) || kf_out_set_int(o, "seq", seq) ||
+              kf_out_set_str(o, "from", "visitor") || kf_out_set_str(o, "text", text) ||
+              kf_out_set_int(o, "at", kf_store_now_ms()))) {
+        kf_out_free(o);
+        o = NULL;
+    }
+    kf_ws_agent__send(s, dc->c.agent, o); /* NULL: closed, the reconnect restores it */
     kf_out_free(o);
 }
 

@@ -197,7 +197,9 @@ int kf_ws_agent_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
                    size_t len);
 size_t kf_ws_agent_pss_size(void);
 void kf_ws_agent__shutdown_all(kf_server *s);
-/* Sends o to every authenticated socket of agent (agent 0: of every agent). */
+/* Sends o to every authenticated socket of agent (agent 0: of every agent). o NULL: a frame
+ * for them could not be made; their sockets close (1011), and the consoles' reconnect
+ * restores their state. */
 void kf_ws_agent__send(kf_server *s, int64_t agent, const kf_out *o);
 /* Closes the sockets opened with this token (logout). */
 void kf_ws_agent__revoke(kf_server *s, const char *token);

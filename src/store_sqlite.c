@@ -375,6 +375,7 @@ typedef struct sq {
     ckpt ck;
     writer wr;
     ckpt *ckp; /* the store's checkpointer (the writer's connection shares it), or NULL */
+    int busy_ms; /* how long a write waits for another program's lock (kf_store_options) */
 } sq;
 
 /* The checkpointer's busy handler. A RESTART checkpoint holds the write lock while it waits
@@ -1007,11 +1008,11 @@ static void sq_batch_wait(void *be)
 
 /* The serving connection's busy handler: when our own writer holds the write lock, wait for
  * it to finish rather than sleep and poll; another process (a CLI command) is waited for
- * in 1 ms steps, up to about 5 s as before. */
+ * in 1 ms steps, up to busy_ms (about 5 s by default). */
 static int main_busy(void *ud, int count)
 {
     sq *s = ud;
-    if (count >= 5000)
+    if (count >= s->busy_ms)
         return 0;
     if (!writer_wait(&s->wr))
         usleep(1000);
@@ -1523,6 +1524,7 @@ static sq *conn_open(const char *path, const kf_store_options *opt, int cache_kb
         sq_close(s);
         return NULL;
     }
+    s->busy_ms = opt && opt->busy_ms > 0 ? opt->busy_ms : 5000;
     sqlite3_busy_handler(s->db, main_busy, s);
     /* cache_spill=OFF: what store_walbuf.c asks of a writing connection */
     snprintf(pragmas, sizeof(pragmas),

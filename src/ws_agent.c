@@ -57,7 +57,7 @@ static void send_out(kf_ws_agent_pss *p, const kf_out *o)
     size_t len = 0;
     if (p->q.close_code || !p->q.cap)
         return;
-    char *buf = kf_out_dump_plain(o, LWS_PRE, &len);
+    char *buf = o ? kf_out_dump_plain(o, LWS_PRE, &len) : NULL; /* NULL: not made */
     if (!buf) {
         lost_frame(p);
         return;
@@ -155,6 +155,8 @@ static void on_auth(kf_ws_agent_pss *p, kf_obj *f)
     kf_log(KF_LOG_INFO, "agent=%s event=auth addr=%s", a->name, p->addr);
     kf_desk__agent_socket(s, a, +1);
 
+    /* The console's whole state. A frame that cannot be made (NULL) closes the socket
+     * (send_out): the console reconnects and gets all of it again, never a part. */
     kf_out *w = kf_out_new("welcome");
     kf_out *ag = kf_out_new(NULL);
     if (w && ag && !kf_out_set_str(ag, "name", a->name) &&
@@ -162,29 +164,28 @@ static void on_auth(kf_ws_agent_pss *p, kf_obj *f)
         !kf_out_set_int(ag, "max_chats", a->max_chats) && !kf_out_set_obj(w, "agent", ag) &&
         !kf_out_set_str(w, "status", a->away ? "away" : "online") &&
         !kf_out_set_str(w, "assign", s->cfg->assign) &&
-        !kf_out_set_double(w, "first_response_s", s->cfg->first_response_s))
+        !kf_out_set_double(w, "first_response_s", s->cfg->first_response_s)) {
         send_out(p, w);
-    else if (!w || !ag)
-        kf_out_free(ag);
+    } else {
+        if (!w || !ag)
+            kf_out_free(ag);
+        send_out(p, NULL);
+    }
     kf_out_free(w);
     kf_out *o = kf_desk__agents_frame(s);
-    if (o)
-        send_out(p, o);
+    send_out(p, o);
     kf_out_free(o);
     o = kf_desk__queue_frame(s);
-    if (o)
-        send_out(p, o);
+    send_out(p, o);
     kf_out_free(o);
     /* tickets, then the conversations this agent holds (after a restart or a reconnect) */
     o = kf_desk__tickets_frame(s);
-    if (o)
-        send_out(p, o);
+    send_out(p, o);
     kf_out_free(o);
     for (kf_desk_case *dc = s->cases; dc; dc = dc->next)
         if (dc->c.agent == agent && !strcmp(dc->c.state, "agent")) {
             o = kf_desk__assigned_frame(s, dc, "restore", NULL, NULL);
-            if (o)
-                send_out(p, o);
+            send_out(p, o);
             kf_out_free(o);
         }
 }
@@ -365,11 +366,7 @@ static void on_frame(kf_ws_agent_pss *p, const char *data, size_t len)
             goto out;
         }
         send_ack(p, id, "transfer", conv, 0);
-        kf_out *rel = kf_out_new("released");
-        if (rel && !kf_out_set_int(rel, "conv", conv) && !kf_out_set_int(rel, "case", dc->c.id) &&
-            !kf_out_set_str(rel, "why", "transfer"))
-            kf_ws_agent__send(s, me->id, rel);
-        kf_out_free(rel);
+        /* (released to this agent by the assignment, once it is stored) */
         if (kf_desk__assign(s, dc, b, "transfer", me->name, note))
             send_error(p, KF_PE_INTERNAL, "could not store the transfer", id);
         kf_desk__changed(s);

@@ -352,11 +352,15 @@ static kf_out *handoff_frame(kf_ws_visitor_pss *p, const char *reason, int urgen
         msg = txt(lang, "现在是非工作时间，人工客服暂时无法接待。您可以留言，我们会尽快联系您。",
                   "Our agents are outside their working hours. Leave a message and we will "
                   "get back to you.");
+    } else if (kf_desk__open_case(s, p->conv.id, reason, urgent, p->last_text, &dc)) {
+        /* no case to wait in (the store failed, or memory): never "connecting you" */
+        kf_log(KF_LOG_ERR, "conv=%lld event=queue_failed", (long long)p->conv.id);
+        why = "error";
+        msg = txt(lang, "暂时无法为您转接人工客服。您可以留言，我们会尽快联系您。",
+                  "We cannot put you through to an agent right now. Leave a message and we "
+                  "will get back to you.");
     } else {
-        if (kf_desk__open_case(s, p->conv.id, reason, urgent, p->last_text, &dc))
-            kf_log(KF_LOG_ERR, "conv=%lld event=queue_failed", (long long)p->conv.id);
-        else
-            p->desk_changed = 1;
+        p->desk_changed = 1;
         if (kf_handoff_online(s->hd) == 0) {
             why = "offline";
             msg = txt(lang, "现在没有客服在线，您可以留言，我们会尽快联系您；也可以继续等待。",

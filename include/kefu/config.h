@@ -26,6 +26,7 @@ typedef struct kf_config {
     char *db;
     char *db_synchronous;  /* "normal" or "full" */
     long db_writer_min;    /* group commits this large go to the store's writer thread */
+    long db_busy_ms;       /* a write waits this long for another program's write lock */
     long match_worker_min; /* turns with this many questions are matched on a thread; 0: never */
     char *event_loop;      /* "ev" or "poll" */
     int rules_jit;         /* 1: the rules' patterns are JIT-compiled; 0: PCRE2's interpreter */

@@ -249,6 +249,8 @@ typedef struct kf_store {
 typedef struct kf_store_options {
     int sync_full; /* 1: survive power loss (fsync every commit); 0: survive a process crash */
     int writer;    /* 1: a writer thread with its own connection serves append_batch_start */
+    int busy_ms;   /* ms a write waits for another program's write lock before it fails
+                      (0: 5,000) */
 } kf_store_options;
 
 /* Opens the SQLite backend on path (created with its schema if missing; WAL). Returns NULL

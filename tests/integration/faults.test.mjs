@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { withServer, sleep, MULT, addAgent, agent } from './helper.mjs';
 
@@ -172,6 +172,61 @@ test('read-only database: kefu does not start and says why; nothing lost', async
     c2.close();
   });
 });
+
+// Another program holds the database's write lock for longer than kefu waits for it
+// (db_busy_ms, here 200 ms): `kefu purge --vacuum`, or someone's sqlite3 shell. A handoff then has no case to wait
+// in, so the visitor is offered a left message (never "connecting you" to a queue that does not
+// have them); an agent's transfer fails with the conversation still theirs (no `released`
+// before the change is stored). Once the lock is gone, both work.
+async function holdWriteLock(s) {
+  const p = spawn('sh', ['-c', '(echo "BEGIN IMMEDIATE;"; sleep 60; echo "COMMIT;") | sqlite3 "$0"', s.db],
+    { stdio: 'ignore', detached: true });
+  const exited = new Promise((r) => p.on('exit', r));
+  for (let i = 0; ; i++) { // held once a write of our own fails at once
+    const r = spawnSync('sqlite3', [s.db, 'PRAGMA busy_timeout = 0; BEGIN IMMEDIATE; ROLLBACK;'], { stdio: 'ignore' });
+    if (r.status !== 0) break;
+    if (i > 250 * MULT) throw new Error('the write lock was never taken');
+    await sleep(20);
+  }
+  return () => { process.kill(-p.pid, 'SIGKILL'); return exited; };
+}
+
+test('database locked by another program: a handoff offers a left message, a transfer stays with its agent', () => withServer({ set: [...SETS, 'db_busy_ms=200'] }, async (s) => {
+  addAgent(s, 'amy');
+  addAgent(s, 'bob');
+  const a = await agent(s, 'amy');
+  const [v1] = await s.visitor({ lang: 'zh' });
+  await v1.ask('转人工', 'h1');
+  const { conv } = await a.next('assigned');
+  const b = await agent(s, 'bob');
+  const [v2, w2] = await s.visitor({ lang: 'zh' });
+  const release = await holdWriteLock(s);
+  a.send({ type: 'transfer', conv, to: 'bob', id: 't1' });
+  v2.send({ type: 'message', text: '转人工', id: 'h2' });
+  assert.equal((await a.next((f) => f.type === 'error' && f.id === 't1')).code, 'internal');
+  assert.equal(a.frames.filter((f) => f.type === 'released').length, 0, 'amy keeps the conversation');
+  assert.equal((await v2.next((f) => f.type === 'error' && f.id === 'h2')).code, 'internal');
+  const off = await v2.next((f) => f.unsaved === 1);
+  assert.deepEqual([off.type, off.available, off.why, off.leave_message], ['handoff', false, 'error', true]);
+  await release();
+  const cases = (token) => s.sql('SELECT count(*) FROM cases JOIN conversations c ON c.id = conv_id ' +
+    `WHERE c.token = '${token}';`).trim();
+  assert.equal(cases(w2.token), '0', 'no case waits for v2');
+  // amy still holds it: she writes, then transfers it
+  a.send({ type: 'message', conv, text: '稍等', id: 'm1' });
+  await a.next((f) => f.type === 'ack' && f.id === 'm1');
+  a.send({ type: 'transfer', conv, to: 'bob', id: 't2' });
+  assert.equal((await a.next('released')).why, 'transfer');
+  assert.equal((await b.next('assigned')).conv, conv);
+  // v2 asks again (the same frame): now queued or with an agent
+  v2.send({ type: 'message', text: '转人工', id: 'h2' });
+  const ack = await v2.next((f) => f.type === 'ack' && f.id === 'h2');
+  const ho = await v2.next((f) => f.reply_to === ack.seq);
+  assert.equal(ho.type, 'handoff');
+  assert.notEqual(ho.available, false);
+  assert.equal(cases(w2.token), '1');
+  for (const c of [a, b, v1, v2]) c.close();
+}));
 
 test('slow readers, half-open handshakes and churn: memory and connections stay bounded', () => withServer({ set: [...SETS, 'max_queue=16'] }, async (s) => {
   // Baseline after a first round of traffic, so lazily built state is already counted.
