@@ -159,18 +159,18 @@ static void on_auth(kf_ws_agent_pss *p, kf_obj *f)
      * (send_out): the console reconnects and gets all of it again, never a part. */
     kf_out *w = kf_out_new("welcome");
     kf_out *ag = kf_out_new(NULL);
-    if (w && ag && !kf_out_set_str(ag, "name", a->name) &&
-        !kf_out_set_str(ag, "display", a->display) &&
-        !kf_out_set_int(ag, "max_chats", a->max_chats) && !kf_out_set_obj(w, "agent", ag) &&
-        !kf_out_set_str(w, "status", a->away ? "away" : "online") &&
-        !kf_out_set_str(w, "assign", s->cfg->assign) &&
-        !kf_out_set_double(w, "first_response_s", s->cfg->first_response_s)) {
-        send_out(p, w);
-    } else {
-        if (!w || !ag)
-            kf_out_free(ag);
-        send_out(p, NULL);
-    }
+    int rc = w && ag ? KF_OK : KF_ENOMEM;
+    rc = rc ? rc : kf_out_set_str(ag, "name", a->name);
+    rc = rc ? rc : kf_out_set_str(ag, "display", a->display);
+    rc = rc ? rc : kf_out_set_int(ag, "max_chats", a->max_chats);
+    if (rc)
+        kf_out_free(ag);
+    else
+        rc = kf_out_set_obj(w, "agent", ag); /* takes ag, whatever it returns */
+    rc = rc ? rc : kf_out_set_str(w, "status", a->away ? "away" : "online");
+    rc = rc ? rc : kf_out_set_str(w, "assign", s->cfg->assign);
+    rc = rc ? rc : kf_out_set_double(w, "first_response_s", s->cfg->first_response_s);
+    send_out(p, rc ? NULL : w);
     kf_out_free(w);
     kf_out *o = kf_desk__agents_frame(s);
     send_out(p, o);
