@@ -325,15 +325,28 @@ int kf_desk__to_visitor(kf_server *s, int64_t conv, kf_out *o, const char *text,
     return KF_OK;
 }
 
-static int visitor_says(kf_server *s, int64_t conv, const char *type, const char *key,
-                        const char *val)
+/* A notice of what became of the visitor's case (agent_joined, bot_back, closed, survey):
+ * the case has changed whether or not its notice is stored, so when the database refuses it
+ * (disk full, locked) it is still sent, outside the conversation like an unsaved answer:
+ * "unsaved": 1, the latest seq, never replayed (docs/protocol.md). */
+static void notify_visitor(kf_server *s, int64_t conv, kf_out *o)
+{
+    int rc = kf_desk__to_visitor(s, conv, o, NULL, NULL);
+    if (rc == KF_OK)
+        return;
+    kf_log(KF_LOG_WARN, "conv=%lld event=notice_unsaved type=%s error=%s", (long long)conv,
+           kf_out_type(o), kf_strerror(rc));
+    if (kf_out_set_int(o, "unsaved", 1) == KF_OK)
+        kf_ws_visitor__transient(s, conv, o);
+}
+
+static void visitor_says(kf_server *s, int64_t conv, const char *type, const char *key,
+                         const char *val)
 {
     kf_out *o = kf_out_new(type);
-    int rc = o ? kf_out_set_str(o, key, val) : KF_ENOMEM;
-    if (rc == KF_OK)
-        rc = kf_desk__to_visitor(s, conv, o, NULL, NULL);
+    if (o && kf_out_set_str(o, key, val) == KF_OK)
+        notify_visitor(s, conv, o);
     kf_out_free(o);
-    return rc;
 }
 
 /* ---- transcript, assignment --------------------------------------------------- */
@@ -568,7 +581,7 @@ int kf_desk__end(kf_server *s, kf_desk_case *dc, const char *how)
             r = r ? r : kf_out_push(sv, "questions", c);
         }
         if (r == KF_OK)
-            kf_desk__to_visitor(s, conv, sv, NULL, NULL);
+            notify_visitor(s, conv, sv);
         kf_out_free(q);
         kf_out_free(sv);
     }

@@ -273,7 +273,7 @@
         row.appendChild(markdown(f.text));
         if (f.type === 'answer') {
           if (f.prompts && f.prompts.length) row.appendChild(choices(f.prompts));
-          row.appendChild(feedback(h));
+          if (!h.unsaved) row.appendChild(feedback(h)); // feedback names a stored seq
         }
         if (f.type === 'bot_back') { sub.textContent = ''; queueBar.hidden = true; }
         break;
@@ -306,7 +306,8 @@
       default:
         return;
     }
-    row.dataset.seq = h.seq;
+    if (h.unsaved) row.dataset.unsaved = '1';
+    else row.dataset.seq = h.seq;
     row.dataset.type = f.type;
     if (f.entry) row.dataset.entry = f.entry;
     h.node = row;
@@ -498,6 +499,13 @@
     }
     if (f.type === 'queue') { showQueue(f.position, f.wait_s); return; }
     if (f.type === 'typing') { typing.hidden = !f.active; return; }
+    if (f.unsaved) { // not stored (disk full): shown, never kept, the cursor stays (docs/protocol.md)
+      typing.hidden = true;
+      render({ f: f, unsaved: true });
+      scroll();
+      if (panel.hidden) { unread.hidden = false; unread.textContent = '•'; }
+      return;
+    }
     if (typeof f.seq !== 'number' || f.seq <= 0) return;
     if (seen[f.seq]) return; // shown already (a replay after a reconnect or a reload)
     seen[f.seq] = true;

@@ -228,6 +228,51 @@ test('database locked by another program: a handoff offers a left message, a tra
   for (const c of [a, b, v1, v2]) c.close();
 }));
 
+// The database refuses the notices of a case (a trigger on their kinds, as a full disk
+// might refuse a single write): the case changes all the same, so the visitor is still told,
+// outside the conversation like an unsaved answer ("unsaved": 1, the latest stored seq, never
+// replayed), and can still answer the survey.
+test('notices the database refuses: the visitor still hears that an agent joined, the bot is back, the close and the survey', () => withServer({ set: SETS }, async (s) => {
+  addAgent(s, 'amy');
+  const a = await agent(s, 'amy');
+  const [v, w] = await s.visitor({ lang: 'zh' });
+  s.sql("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.dir = 'out' AND NEW.kind IN ('agent_joined', 'bot_back', 'closed', 'survey') " +
+    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  const latest = () => Number(s.sql(`SELECT max(seq) FROM messages m JOIN conversations c ON c.id = m.conv_id WHERE c.token = '${w.token}';`).trim());
+  const unsaved = async (type) => {
+    const f = await v.next(type);
+    assert.equal(f.unsaved, 1, `${type} is marked unsaved`);
+    assert.equal(f.seq, latest(), `${type} carries the latest stored seq`);
+    return f;
+  };
+  await v.ask('转人工', 'h1');
+  const { conv } = await a.next('assigned');
+  assert.equal((await unsaved('agent_joined')).agent, 'AMY');
+  a.send({ type: 'handback', conv, id: 'hb' });
+  assert.equal((await a.next('released')).why, 'handback');
+  await unsaved('bot_back');
+  assert.equal((await v.ask('退款多久到账', 'q1')).reply.type, 'answer', 'the bot answers again');
+  await v.ask('转人工', 'h2');
+  assert.equal((await a.next('assigned')).conv, conv);
+  await unsaved('agent_joined');
+  a.send({ type: 'close', conv, id: 'cl' });
+  await unsaved('closed');
+  const sv = await unsaved('survey');
+  assert.equal(sv.questions[0].id, 'csat');
+  v.send({ type: 'survey', csat: 4, id: 'sv1' });
+  assert.equal((await v.next((f) => f.type === 'ack' && f.id === 'sv1')).of, 'survey');
+  assert.equal(s.sql('SELECT csat FROM surveys;').trim(), '4');
+  assert.equal(s.sql('SELECT group_concat(end_kind) FROM (SELECT end_kind FROM cases ORDER BY id);').trim(), 'handback,close');
+  assert.match(s.stderr, /event=notice_unsaved type=agent_joined/);
+  // a resume replays the stored conversation only
+  v.close();
+  const [v2] = await s.visitor({ token: w.token, last_seq: 0 });
+  await v2.next((f) => f.seq === latest());
+  await sleep(200);
+  assert.deepEqual(v2.frames.filter((f) => f.unsaved || ['agent_joined', 'bot_back', 'closed', 'survey'].includes(f.type)), []);
+  for (const c of [a, v2]) c.close();
+}));
+
 test('slow readers, half-open handshakes and churn: memory and connections stay bounded', () => withServer({ set: [...SETS, 'max_queue=16'] }, async (s) => {
   // Baseline after a first round of traffic, so lazily built state is already counted.
   for (let i = 0; i < 20; i++) {

@@ -170,6 +170,47 @@ test('server restart: the widget says it is reconnecting, reconnects and resumes
   }
 });
 
+// The database refuses the visitor's messages (as a full disk would, but only them: a
+// trigger): the widget shows the error and the answer kefu still sends ("unsaved": 1), keeps
+// the question pending and the answer out of its history; a reload once the database takes
+// writes again sends the question again and shows its stored answer once.
+test('a message the database cannot store: the error and the unsaved answer are shown, a reload asks again', async () => {
+  const s = await startServer();
+  try {
+    await withPage({}, async (page) => {
+      await page.goto(s.url + '/');
+      await openWidget(page);
+      const first = await ask(page, '怎么申请退货');
+      s.sql("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.kind = 'message' " +
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+      await page.fill(W.input, '保修期多久');
+      await page.press(W.input, 'Enter');
+      await page.waitForSelector('kefu-widget .msg.bot[data-unsaved="1"]', { timeout: 10000 * MULT });
+      const unsaved = await page.$eval('kefu-widget .msg.bot[data-unsaved="1"]', (r) => ({
+        type: r.dataset.type, entry: r.dataset.entry, seq: r.dataset.seq, feedback: !!r.querySelector('.feedback') }));
+      assert.deepEqual(unsaved, { type: 'answer', entry: 'warranty-period', seq: undefined, feedback: false },
+        'shown, with no seq and nothing to rate');
+      assert.equal(await page.$$eval('kefu-widget .sys.err', (n) => n.length), 1, 'the error is shown');
+      assert.equal(await page.$$eval('kefu-widget .msg.visitor.pending', (n) => n.length), 1, 'the question waits');
+      s.sql('DROP TRIGGER refuse;');
+      await page.reload();
+      await page.waitForSelector('kefu-widget .msg.bot[data-entry="warranty-period"][data-seq]', { timeout: 10000 * MULT });
+      await sleep(300); // a second answer, if any, would arrive now
+      const rows = await transcript(page);
+      assert.deepEqual(rows.map((r) => r[0]), ['visitor', 'bot', 'visitor', 'bot'], JSON.stringify(rows));
+      assert.equal(rows[1][1], first.seq);
+      assert.ok(rows[3][1] > rows[2][1] && rows[2][1] > first.seq, `seqs ${rows.map((r) => r[1])}`);
+      assert.equal(await page.$$eval('kefu-widget [data-unsaved]', (n) => n.length), 0, 'not kept across the reload');
+      assert.equal(s.sql("SELECT count(*) FROM messages WHERE dir = 'in' AND text = '保修期多久';").trim(), '1');
+    });
+  } catch (e) {
+    failed = true;
+    throw e;
+  } finally {
+    await stopServer(s, failed);
+  }
+});
+
 test('HTML and javascript: links in an answer and in a visitor message render inert', async () => {
   const s = await startServer({ kb: 'fixture' });
   try {
