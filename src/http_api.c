@@ -392,8 +392,13 @@ static int logout(struct lws *wsi, kf_http_pss *p, kf_server *s, kf_obj *body)
     if (kf_obj_str(body, "token", 64, 1, &token, &err))
         return json_response(wsi, p, 400, err_body("bad_request", err.message));
     if (kf_store_token_valid(token)) {
-        kf_store_login_revoke(s->store, token);
-        kf_ws_agent__revoke(s, token);
+        int rc = kf_store_login_revoke(s->store, token);
+        kf_ws_agent__revoke(s, token); /* its consoles close either way: the agent asked */
+        if (rc) { /* still valid until it expires: say so, the console tells the agent */
+            kf_log(KF_LOG_WARN, "event=logout_failed error=%s", kf_strerror(rc));
+            return json_response(wsi, p, 500,
+                                 err_body("internal", "could not end the login; try again"));
+        }
     }
     kf_out *o = kf_out_new(NULL);
     if (o && kf_out_set_bool(o, "ok", 1)) {

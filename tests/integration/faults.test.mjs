@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { withServer, sleep, MULT, addAgent, agent } from './helper.mjs';
+import { withServer, sleep, MULT, addAgent, agent, post, Client } from './helper.mjs';
 
 const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
   'burst_per_addr=1000000', 'max_conns_per_addr=2000',
@@ -271,6 +271,25 @@ test('notices the database refuses: the visitor still hears that an agent joined
   await sleep(200);
   assert.deepEqual(v2.frames.filter((f) => f.unsaved || ['agent_joined', 'bot_back', 'closed', 'survey'].includes(f.type)), []);
   for (const c of [a, v2]) c.close();
+}));
+
+// A logout the database cannot record: the token stays valid, so the agent is told (500)
+// rather than told it is gone; its consoles close all the same. Once the database takes
+// writes again, a second logout ends it.
+test('a logout the database refuses: 500, the consoles close, and the token ends on the next try', () => withServer({ set: SETS }, async (s) => {
+  addAgent(s, 'amy');
+  const a = await agent(s, 'amy');
+  s.sql("CREATE TRIGGER refuse BEFORE UPDATE ON agent_logins BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  const r = await post(s, '/api/logout', { token: a.token });
+  assert.deepEqual([r.status, r.body.error], [500, 'internal'], JSON.stringify(r.body));
+  assert.equal((await a.waitClose()).code, 4001);
+  assert.match(s.stderr, /event=logout_failed/);
+  s.sql('DROP TRIGGER refuse;');
+  assert.equal((await post(s, '/api/logout', { token: a.token })).status, 200);
+  const c = await new Client(s.wsUrl, { protocol: 'kefu.agent.v1' }).open();
+  c.send({ type: 'auth', token: a.token });
+  assert.equal((await c.next('error')).code, 'unauthorized');
+  c.close();
 }));
 
 test('slow readers, half-open handshakes and churn: memory and connections stay bounded', () => withServer({ set: [...SETS, 'max_queue=16'] }, async (s) => {

@@ -135,6 +135,28 @@ test('visitor asks for a human: the console sees, takes, chats both ways, closes
     assert.equal(new Set(seqs).size, seqs.length);
   }));
 
+test('log out: the browser forgets the login at once; if the server cannot end it, the console says until when it is valid', (t) =>
+  scene(t, [], async (s, visitor, agent) => {
+    await login(agent, s);
+    s.sql("CREATE TRIGGER refuse BEFORE UPDATE ON agent_logins BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+    await agent.click('#logout');
+    await agent.waitForSelector('#login:not([hidden])');
+    await agent.waitForFunction(() => /仍有效[\s\S]*stays valid until/.test(document.getElementById('login-err').textContent));
+    assert.equal(await agent.evaluate(() => localStorage.getItem('kefu.agent.auth')), null, 'forgotten here');
+    s.sql('DROP TRIGGER refuse;');
+    await login(agent, s);
+    await agent.click('#logout');
+    await agent.waitForSelector('#login:not([hidden])');
+    // the second login ends: only the first, which the server could not end, stays valid
+    const valid = () => s.sql('SELECT count(*) FROM agent_logins WHERE revoked = 0;').trim();
+    for (let i = 0; valid() !== '1'; i++) {
+      assert.ok(i < 100 * MULT, `valid logins: ${valid()}`);
+      await agent.waitForTimeout(50);
+    }
+    await agent.waitForTimeout(300); // its answer has reached the console
+    assert.equal(await agent.textContent('#login-err'), '', 'a logout that worked says nothing');
+  }));
+
 test('nobody online: the visitor leaves a message and the ticket appears in the console', (t) =>
   scene(t, [], async (s, visitor, agent) => {
     await visitor.goto(`${s.url}/`);

@@ -88,8 +88,17 @@
     var a = auth();
     localStorage.removeItem(AUTH_KEY);
     stop();
-    if (a) fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: a.token }) });
     showLogin(true);
+    $('login-err').textContent = '';
+    if (!a) return;
+    // This browser forgets the login at once; if the server cannot end it, the agent is told
+    // how long it stays valid (on a shared computer that matters).
+    fetch('/api/logout', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: a.token }) })
+      .then(function (r) { if (r.status !== 200) throw new Error(String(r.status)); })
+      .catch(function () {
+        var until = new Date(a.expires).toLocaleString();
+        $('login-err').textContent = '服务器未能注销此登录，它在 ' + until + ' 前仍有效。The server could not end this login; it stays valid until ' + until + '.';
+      });
   });
 
   /* ---- the socket ---- */
