@@ -299,9 +299,10 @@ static void on_frame(kf_ws_agent_pss *p, const char *data, size_t len)
             send_error(p, KF_PE_AGENT_FULL, "you are at your max_chats", id);
             goto out;
         }
-        send_ack(p, id, "claim", conv, 0);
-        if (kf_desk__assign(s, dc, me, "claim", NULL, NULL))
+        if (kf_desk__assign(s, dc, me, "claim", NULL, NULL)) /* acked once stored */
             send_error(p, KF_PE_INTERNAL, "could not store the assignment", id);
+        else
+            send_ack(p, id, "claim", conv, 0);
         kf_desk__changed(s);
     } else if (!strcmp(type, "message")) {
         FIELD(kf_obj_int(f, "conv", 1, INT64_MAX, 1, &conv, &err));
@@ -365,18 +366,20 @@ static void on_frame(kf_ws_agent_pss *p, const char *data, size_t len)
             send_error(p, KF_PE_AGENT_FULL, "that agent is at their max_chats", id);
             goto out;
         }
-        send_ack(p, id, "transfer", conv, 0);
-        /* (released to this agent by the assignment, once it is stored) */
+        /* released to this agent by the assignment, once it is stored; then the ack */
         if (kf_desk__assign(s, dc, b, "transfer", me->name, note))
             send_error(p, KF_PE_INTERNAL, "could not store the transfer", id);
+        else
+            send_ack(p, id, "transfer", conv, 0);
         kf_desk__changed(s);
     } else if (!strcmp(type, "handback") || !strcmp(type, "close")) {
         FIELD(kf_obj_int(f, "conv", 1, INT64_MAX, 1, &conv, &err));
         if (!(dc = held(p, conv, id)))
             goto out;
-        send_ack(p, id, type, conv, 0);
         if (kf_desk__end(s, dc, type))
             send_error(p, KF_PE_INTERNAL, "could not store the change", id);
+        else
+            send_ack(p, id, type, conv, 0);
         kf_desk__changed(s);
     } else if (!strcmp(type, "history")) {
         FIELD(kf_obj_int(f, "conv", 1, INT64_MAX, 1, &conv, &err));

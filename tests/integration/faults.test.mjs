@@ -204,6 +204,7 @@ test('database locked by another program: a handoff offers a left message, a tra
   a.send({ type: 'transfer', conv, to: 'bob', id: 't1' });
   v2.send({ type: 'message', text: '转人工', id: 'h2' });
   assert.equal((await a.next((f) => f.type === 'error' && f.id === 't1')).code, 'internal');
+  assert.equal(a.frames.filter((f) => f.type === 'ack' && f.id === 't1').length, 0, 'a refused transfer is not acknowledged');
   assert.equal(a.frames.filter((f) => f.type === 'released').length, 0, 'amy keeps the conversation');
   assert.equal((await v2.next((f) => f.type === 'error' && f.id === 'h2')).code, 'internal');
   const off = await v2.next((f) => f.unsaved === 1);
@@ -271,6 +272,52 @@ test('notices the database refuses: the visitor still hears that an agent joined
   await sleep(200);
   assert.deepEqual(v2.frames.filter((f) => f.unsaved || ['agent_joined', 'bot_back', 'closed', 'survey'].includes(f.type)), []);
   for (const c of [a, v2]) c.close();
+}));
+
+// An agent's claim, hand-back and close the database refuses (a trigger on the cases table):
+// an error and no ack, and nothing changes: the case stays queued, then stays the agent's.
+test('a claim, hand-back and close the database refuses: internal, no ack, nothing changes', () => withServer({ set: [...SETS, 'assign=manual'] }, async (s) => {
+  addAgent(s, 'amy');
+  const a = await agent(s, 'amy');
+  const [v] = await s.visitor({ lang: 'zh' });
+  await v.ask('转人工', 'h1');
+  const state = () => s.sql('SELECT state FROM cases;').trim();
+  for (let i = 0; state() !== 'queued'; i++) {
+    assert.ok(i < 100 * MULT, `case state: ${state()}`);
+    await sleep(20);
+  }
+  const conv = Number(s.sql('SELECT conv_id FROM cases;').trim());
+  const refuse = () => s.sql("CREATE TRIGGER refuse BEFORE UPDATE ON cases BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+  const allow = () => s.sql('DROP TRIGGER refuse;');
+  const refused = async (frame) => {
+    a.send(frame);
+    assert.equal((await a.next((f) => f.type === 'error' && f.id === frame.id)).code, 'internal');
+    await sleep(100);
+    assert.deepEqual(a.frames.filter((f) => f.id === frame.id || f.type === 'released'), [], `${frame.type}: no ack, nothing released`);
+  };
+  refuse();
+  await refused({ type: 'claim', conv, id: 'k1' });
+  assert.equal(state(), 'queued');
+  assert.equal(a.frames.filter((f) => f.type === 'assigned').length, 0);
+  allow();
+  a.send({ type: 'claim', conv, id: 'k2' });
+  assert.equal((await a.next('assigned')).conv, conv);
+  assert.equal((await a.next((f) => f.type === 'ack' && f.id === 'k2')).of, 'claim');
+  await v.next('agent_joined');
+  refuse();
+  await refused({ type: 'handback', conv, id: 'hb' });
+  await refused({ type: 'close', conv, id: 'cl' });
+  assert.equal(state(), 'agent');
+  assert.deepEqual(v.frames.filter((f) => ['bot_back', 'closed'].includes(f.type)), [], 'the visitor is told nothing');
+  allow();
+  a.send({ type: 'message', conv, text: '还在', id: 'm1' }); // still hers
+  await a.next((f) => f.type === 'ack' && f.id === 'm1');
+  a.send({ type: 'close', conv, id: 'cl2' });
+  assert.equal((await a.next('released')).why, 'close');
+  await a.next((f) => f.type === 'ack' && f.id === 'cl2');
+  assert.equal(state(), 'ended');
+  await v.next('closed');
+  for (const c of [a, v]) c.close();
 }));
 
 // A logout the database cannot record: the token stays valid, so the agent is told (500)
