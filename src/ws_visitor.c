@@ -1396,8 +1396,10 @@ static void on_leave_message(kf_ws_visitor_pss *p, kf_in_frame *f)
     kf_log(KF_LOG_INFO, "conv=%lld event=ticket ticket=%lld", (long long)p->conv.id,
            (long long)t.id);
     kf_desk_case *dc = kf_desk__case_of_conv(s, p->conv.id);
-    if (dc && !strcmp(dc->c.state, "queued"))
-        kf_desk__end(s, dc, "ticket"); /* the message replaces the wait */
+    if (dc && !strcmp(dc->c.state, "queued") &&
+        kf_desk__end(s, dc, "ticket")) /* replaces the wait */
+        kf_log(KF_LOG_WARN, "conv=%lld case=%lld event=case_not_ended why=ticket (still queued)",
+               (long long)p->conv.id, (long long)dc->c.id);
     kf_desk__ticket_changed(s, t.id);
     kf_desk__changed(s);
 }

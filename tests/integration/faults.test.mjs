@@ -299,6 +299,12 @@ test('a claim, hand-back and close the database refuses: internal, no ack, nothi
   await refused({ type: 'claim', conv, id: 'k1' });
   assert.equal(state(), 'queued');
   assert.equal(a.frames.filter((f) => f.type === 'assigned').length, 0);
+  // a left message while waiting: its ticket is stored; the case it replaces stays queued
+  v.send({ type: 'leave_message', id: 'lm', contact: 'a@example.com', text: '请回电' });
+  assert.equal((await v.next((f) => f.type === 'ack' && f.id === 'lm')).of, 'leave_message');
+  assert.equal(s.sql('SELECT count(*) FROM tickets;').trim(), '1');
+  assert.equal(state(), 'queued');
+  await s.waitLog(/event=case_not_ended why=ticket/);
   allow();
   a.send({ type: 'claim', conv, id: 'k2' });
   assert.equal((await a.next('assigned')).conv, conv);
