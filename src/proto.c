@@ -36,6 +36,26 @@ static void j_free(void *p)
     kf_free(p);
 }
 
+/* jansson's lexer drops a byte it cannot save (it ignores strbuffer_append_byte's result),
+ * so a parse during which an allocation failed can succeed with a string missing bytes: a
+ * visitor's message stored as invalid UTF-8, a stored frame shown without a character. Such
+ * a result is thrown away: NULL, with j_failed set (out of memory). */
+static json_t *loadb_whole(const char *data, size_t len, size_t flags, json_error_t *jerr)
+{
+    j_failed = 0;
+    json_t *r = json_loadb(data, len, flags, jerr);
+    if (r && j_failed) {
+        json_decref(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static json_t *loads_whole(const char *text)
+{
+    return loadb_whole(text, strlen(text), 0, NULL);
+}
+
 void kf_proto_init(void)
 {
     json_set_alloc_funcs(j_malloc, j_free);
@@ -193,11 +213,10 @@ static int load_object(const char *data, size_t len, json_t **root, kf_proto_err
     *root = NULL;
     if (!kf_utf8_valid(data, len, &bad))
         return fail(err, KF_PE_BAD_UTF8, "invalid UTF-8 at byte %zu", bad);
-    j_failed = 0;
-    json_t *r = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *r = loadb_whole(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!r) {
         /* jansson leaves the text empty when it could not even allocate its lexer, and calls
-         * a failed allocation in its lexer a syntax error */
+         * a failed allocation in its lexer a syntax error (or loses a byte: loadb_whole) */
         if (j_failed || json_error_code(&jerr) == json_error_out_of_memory || jerr.text[0] == '\0')
             return KF_ENOMEM;
         return fail(err, KF_PE_BAD_JSON, "not JSON: %s at byte %d", jerr.text, jerr.position);
@@ -287,7 +306,7 @@ static int materialize(kf_out *o)
 {
     if (o->obj)
         return KF_OK;
-    json_t *j = json_loads(o->text, 0, NULL);
+    json_t *j = loads_whole(o->text);
     if (!json_is_object(j)) { /* its own dump: only memory can fail */
         json_decref(j);
         return KF_ENOMEM;
@@ -301,7 +320,7 @@ static int materialize(kf_out *o)
 /* A new reference to the frame's object; an encoded frame's is parsed again. NULL: ENOMEM. */
 static json_t *obj_ref(const kf_out *o)
 {
-    return o->obj ? json_incref(o->obj) : json_loads(o->text, 0, NULL);
+    return o->obj ? json_incref(o->obj) : loads_whole(o->text);
 }
 
 void kf_out_free(kf_out *o)
@@ -325,15 +344,40 @@ int kf_out_set_int(kf_out *o, const char *key, int64_t v)
     return json_object_set_new(o->obj, key, json_integer((json_int_t)v)) ? KF_ENOMEM : KF_OK;
 }
 
+/* A JSON string of v with each byte that is not part of valid UTF-8 replaced by U+FFFD. */
+static json_t *string_repaired(const char *v)
+{
+    size_t len = strlen(v), bad = 0, n = 0;
+    char *buf = kf_malloc(3 * len + 1); /* each byte at most one U+FFFD */
+    if (!buf)
+        return NULL;
+    while (len && !kf_utf8_valid(v, len, &bad)) {
+        memcpy(buf + n, v, bad);
+        memcpy(buf + n + bad, "\xEF\xBF\xBD", 3);
+        n += bad + 3;
+        v += bad + 1;
+        len -= bad + 1;
+    }
+    memcpy(buf + n, v, len);
+    json_t *j = json_stringn(buf, n + len);
+    kf_free(buf);
+    return j;
+}
+
 int kf_out_set_str(kf_out *o, const char *key, const char *v)
 {
     if (!v)
         return KF_OK;
     if (materialize(o))
         return KF_ENOMEM;
-    /* json_string refuses invalid UTF-8: a knowledge file is validated at load, so this can
-     * only be an allocation failure. */
-    return json_object_set_new(o->obj, key, json_string(v)) ? KF_ENOMEM : KF_OK;
+    /* json_string refuses invalid UTF-8. Knowledge and frames are validated when read, but a
+     * row stored by an older kefu (whose decoder could lose a byte when memory ran out) or
+     * by another program would then fail its replay and its transcript every time: such a
+     * text is shown with U+FFFD in place of the bytes that are not UTF-8. */
+    json_t *j = json_string(v);
+    if (!j && !kf_utf8_valid(v, strlen(v), NULL))
+        j = string_repaired(v);
+    return json_object_set_new(o->obj, key, j) ? KF_ENOMEM : KF_OK;
 }
 
 static int set_bool(kf_out *o, const char *key, int v)
@@ -798,7 +842,7 @@ char *kf_out_dump_from_stored(kf_out *o, const char *stored, int64_t seq, int64_
 char *kf_proto_restore(const char *stored, int64_t seq, int64_t reply_to, size_t headroom,
                        size_t *len)
 {
-    json_t *src = json_loads(stored, 0, NULL);
+    json_t *src = loads_whole(stored);
     if (!src || !json_is_object(src) || !json_is_string(json_object_get(src, "type")) ||
         (reply_to > 0 &&
          json_object_set_new(src, "reply_to", json_integer((json_int_t)reply_to)))) {
@@ -1100,7 +1144,9 @@ kf_out *kf_proto_row_item(int64_t seq, int out_dir, const char *kind, const char
         rc = rc ? rc : kf_out_set_str(o, "type", kind);
         rc = rc ? rc : kf_out_set_str(o, "text", text);
     } else {
-        f = frame ? json_loads(frame, 0, NULL) : NULL;
+        f = frame ? loads_whole(frame) : NULL;
+        if (frame && !f) /* out of memory: no row rather than one without its text */
+            rc = rc ? rc : KF_ENOMEM;
         int agent = kind && !strcmp(kind, "agent_message");
         rc = rc ? rc : kf_out_set_str(o, "from", agent ? "agent" : "bot");
         rc = rc ? rc : kf_out_set_str(o, "type", kind);
