@@ -6,8 +6,11 @@
 // the generators' --trace files). The two set-ups take turns, PROCS_RUNS times per rate.
 // Loopback only, bounded.
 //
+// With PROCS_SHARED=1 the two share one database file instead (SQLite's WAL between two
+// processes: every commit takes the one write lock), as SO_REUSEPORT processes would.
+//
 // Environment: KEFU_DATA (../shared/data), KEFU (build/kefu), PROCS_RUNS (3), PROCS_CONNS (1000
-// in all), PROCS_TIME (8 s per run), PROCS_RATES ("0 6000": 0 is a closed loop).
+// in all), PROCS_TIME (8 s per run), PROCS_RATES ("0 6000": 0 is a closed loop), PROCS_SHARED.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,9 +40,10 @@ const dir = mkdtempSync(path.join(tmpdir(), 'kefu-procs-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 execFileSync(path.join(root, 'bench', 'mkkb.sh'), [train, dir], { env: { ...process.env, KEFU: kefu } });
 
+const shared = process.env.PROCS_SHARED === '1';
 let ndbs = 0;
-const start = () => startServer(dir, kefu, ['serve', '--listen', '127.0.0.1:0', '--db',
-  path.join(dir, `k${++ndbs}.db`), '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'),
+const start = (db) => startServer(dir, kefu, ['serve', '--listen', '127.0.0.1:0', '--db',
+  db, '--kb', path.join(dir, 'kb'), '--intents', path.join(dir, 'intents'),
   '--web', path.join(root, 'web'), '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])]);
 
 let ntraces = 0;
@@ -78,7 +82,8 @@ const p99 = (xs) => {
 // n servers sharing the load; the totals of the run.
 async function run(n, r) {
   const servers = [];
-  for (let i = 0; i < n; i++) servers.push(await start());
+  const db = path.join(dir, `k${++ndbs}.db`);
+  for (let i = 0; i < n; i++) servers.push(await start(shared ? db : path.join(dir, `k${ndbs}-${i}.db`)));
   const res = await Promise.all(servers.map((s) => load(s, conns / n, r / n)));
   for (const s of servers) await stopServer(s);
   const answered = res.reduce((a, x) => a + x.answered, 0);
@@ -88,7 +93,7 @@ async function run(n, r) {
   return { perS, cpu, gen, p99: r ? p99(res.flatMap((x) => x.rtts)) : Math.max(...res.map((x) => x.p99_ms)) };
 }
 
-console.log(`procs: ${conns} connections in all on one kefu or on two, ${runs} runs of ${secs} s per set-up and rate, taking turns`);
+console.log(`procs: ${conns} connections in all on one kefu or on two${shared ? ' sharing one database' : ''}, ${runs} runs of ${secs} s per set-up and rate, taking turns`);
 for (const r of rates) {
   const got = { 1: [], 2: [] };
   for (let k = 0; k < runs; k++) {

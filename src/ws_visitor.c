@@ -497,11 +497,19 @@ static kf_recent *recent_find(const kf_ws_visitor_pss *p, uint64_t h)
     return NULL;
 }
 
+/* The ring of a connection's last ids, made when its first frame with an id comes: 1 when it
+ * is there. A frame with an id is refused (internal) without it, not taken: its resend on
+ * this connection would not be known, and would be stored twice (found by the out-of-memory
+ * test: a rating stored twice). */
+static int recent_ready(kf_ws_visitor_pss *p)
+{
+    return p->recent || (p->recent = kf_calloc(RECENT, sizeof(*p->recent))) != NULL;
+}
+
 /* The frame with this id is stored as seq (0: about to be stored, or waiting for the group
- * commit; -1: it failed, forget it). Only a frame being taken is inserted (insert 1); the
- * outcome only updates its slot, if the ring still has it: inserting it again could push out
- * newer frames still waiting. Out of memory, the id is not remembered: a resend of it would
- * be stored. */
+ * commit; -1: it failed, forget it). Only a frame being taken is inserted (insert 1; on_frame
+ * made the ring first); the outcome only updates its slot, if the ring still has it:
+ * inserting it again could push out newer frames still waiting. */
 static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq, int insert)
 {
     if (!id)
@@ -516,7 +524,7 @@ static void recent_put(kf_ws_visitor_pss *p, const char *id, int64_t seq, int in
     if (!r) {
         if (!insert)
             return;
-        if (!p->recent && !(p->recent = kf_calloc(RECENT, sizeof(*p->recent))))
+        if (!recent_ready(p))
             return;
         r = &p->recent[p->recent_next++ % RECENT];
         r->h = h;
@@ -1456,6 +1464,8 @@ static void on_frame(kf_ws_visitor_pss *p, const char *data, size_t len)
             on_hello(p, &f);
     } else if (!p->have_conv) {
         send_error(p, KF_PE_OUT_OF_ORDER, "send hello first", f.id, -1);
+    } else if (f.id && f.type != KF_IN_TYPING && !recent_ready(p)) {
+        send_error(p, KF_PE_INTERNAL, "out of memory; send it again", f.id, -1);
     } else if (f.id && f.type != KF_IN_TYPING && resent(p, f.id, kf_proto_in_type_name(f.type))) {
         /* acknowledged again */
     } else if (f.type == KF_IN_MESSAGE) {

@@ -477,7 +477,7 @@ test(`out of memory under load (1 allocation in ${every} failing): no crash, eve
           continue;
         }
         if (dup) {
-          if (f.seq !== x.prev.seq || f.duplicate !== 1) seen.other.push(`resend: ${JSON.stringify(f)}`);
+          if (f.seq !== x.prev.seq || f.duplicate !== 1) seen.other.push(`resend: ${JSON.stringify(f)} prev ${JSON.stringify(x.prev)}`);
           if (phase === 'failing') seen.dups++;
           continue;
         }
