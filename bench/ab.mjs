@@ -7,11 +7,11 @@
 //
 // Environment: KEFU_DATA (../shared/data), AB_RUNS (6), AB_CONNS (500 per server), AB_TIME
 // (8 s per run).
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, stopServer } from './serve.mjs';
+import { runLoadgen, startServer, stopServer } from './serve.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const data = process.env.KEFU_DATA || path.resolve(root, '..', 'shared', 'data');
@@ -45,21 +45,8 @@ const start = (bin) => startServer(dir, bin, ['serve', '--listen', '127.0.0.1:0'
   '--web', path.join(root, 'web'), '--set', `cache_dir=${dir}`, ...LIMITS.flatMap((kv) => ['--set', kv])]);
 
 // One loadgen, asynchronously (both run at once); resolves its JSON line.
-function load(s) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(loadgen, ['-u', s.url, '-f', test, '-c', String(conns), '-d', String(secs), '-w', '1',
-      '-p', String(s.pid), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), (secs + 120) * 1000);
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`loadgen exited with ${code}`));
-      resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
-}
+const load = (s) => runLoadgen(loadgen, ['-u', s.url, '-f', test, '-c', String(conns), '-d', String(secs),
+  '-w', '1', '-p', String(s.pid), '--json'], secs);
 
 const names = bins.map((b) => path.basename(b) === 'kefu' ? path.relative(process.cwd(), b) || b : path.basename(b));
 console.log(`ab: ${names[0]} (old) against ${names[1]} (new), ${runs} runs of ${secs} s, ${conns} connections each, side by side`);

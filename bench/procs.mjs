@@ -11,11 +11,11 @@
 //
 // Environment: KEFU_DATA (../shared/data), KEFU (build/kefu), PROCS_RUNS (3), PROCS_CONNS (1000
 // in all), PROCS_TIME (8 s per run), PROCS_RATES ("0 6000": 0 is a closed loop), PROCS_SHARED.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer, stopServer } from './serve.mjs';
+import { runLoadgen, startServer, stopServer } from './serve.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const data = process.env.KEFU_DATA || path.resolve(root, '..', 'shared', 'data');
@@ -49,29 +49,17 @@ const start = (db) => startServer(dir, kefu, ['serve', '--listen', '127.0.0.1:0'
 let ntraces = 0;
 // One loadgen on server s with c connections (rate r/s in all, 0: closed loop); resolves its
 // JSON line and, at a fixed rate, the round trips of its trace.
-function load(s, c, r) {
+async function load(s, c, r) {
   const trace = path.join(dir, `trace.${++ntraces}`);
-  const args = ['-u', s.url, '-f', test, '-c', String(c), '-d', String(secs), '-w', '1',
-    '-p', String(s.pid), '--json', ...(r ? ['-r', String(r), '--trace', trace] : [])];
-  return new Promise((resolve, reject) => {
-    const p = spawn(loadgen, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), (secs + 120) * 1000);
-    p.stdout.setEncoding('utf8');
-    p.stdout.on('data', (d) => { out += d; });
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`loadgen exited with ${code}`));
-      const res = JSON.parse(out.trim().split('\n').pop());
-      if (res.errors || res.conn_errors || res.closed_early) {
-        return reject(new Error(`procs: errors in a run: ${JSON.stringify(res)}`));
-      }
-      res.rtts = r ? readFileSync(trace, 'utf8').split('\n').filter((l) => l && l[0] !== '#')
-        .map((l) => Number(l.split(' ')[1])) : [];
-      rmSync(trace, { force: true });
-      resolve(res);
-    });
-  });
+  const res = await runLoadgen(loadgen, ['-u', s.url, '-f', test, '-c', String(c), '-d', String(secs),
+    '-w', '1', '-p', String(s.pid), '--json', ...(r ? ['-r', String(r), '--trace', trace] : [])], secs);
+  if (res.errors || res.conn_errors || res.closed_early) {
+    throw new Error(`procs: errors in a run: ${JSON.stringify(res)}`);
+  }
+  res.rtts = r ? readFileSync(trace, 'utf8').split('\n').filter((l) => l && l[0] !== '#')
+    .map((l) => Number(l.split(' ')[1])) : [];
+  rmSync(trace, { force: true });
+  return res;
 }
 
 const p99 = (xs) => {

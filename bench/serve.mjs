@@ -1,5 +1,6 @@
-// Starting and stopping a server under a benchmark (bench/server.mjs, bench/ab.mjs): kefu or
-// the peer, whose stdout announces "listening on http://HOST:PORT".
+// Starting and stopping a server under a benchmark (bench/server.mjs, bench/ab.mjs,
+// bench/procs.mjs): kefu or the peer, whose stdout announces "listening on http://HOST:PORT";
+// and running bench/loadgen against one.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -39,5 +40,22 @@ export function stopServer(s) {
     const t = setTimeout(() => s.proc.kill('SIGKILL'), 10000);
     s.proc.once('exit', () => { clearTimeout(t); resolve(); });
     s.proc.kill('SIGTERM');
+  });
+}
+
+// Runs bench/loadgen (its path, then its arguments, with --json) asynchronously, killed if it
+// is still running secs + 120 s later; resolves the JSON line it prints last.
+export function runLoadgen(loadgen, args, secs) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(loadgen, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const timer = setTimeout(() => p.kill('SIGKILL'), (secs + 120) * 1000);
+    p.stdout.setEncoding('utf8');
+    p.stdout.on('data', (d) => { out += d; });
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`loadgen exited with ${code}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
   });
 }
