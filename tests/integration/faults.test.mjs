@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { withServer, sleep, MULT, addAgent, agent, post, Client } from './helper.mjs';
+import { withServer, sleep, MULT, addAgent, agent, post, Client, AGENT_PW } from './helper.mjs';
 
 const SETS = ['rate_per_conn=100000', 'burst_per_conn=100000', 'rate_per_addr=1000000',
   'burst_per_addr=1000000', 'max_conns_per_addr=2000',
@@ -343,6 +343,54 @@ test('a stored text that is not UTF-8: the resume and the transcript show it, U+
   const asg = await a.next('assigned');
   assert.equal(asg.transcript.find((t) => t.seq === ack.seq).text, '怎么开发\uFFFD\uFFFD');
   for (const c of [a, v2]) c.close();
+}));
+
+// An agent's own writes the database refuses (triggers on their tables): a message to the
+// visitor, a note, a ticket claim and a login each get `internal` (500 for the login), no
+// ack, and nothing reaches the visitor or the other consoles; each works once writes do.
+test('an agent\'s writes the database refuses: a message, a note, a ticket claim, a login: internal and nothing half done', () => withServer({ set: SETS }, async (s) => {
+  addAgent(s, 'amy');
+  const a = await agent(s, 'amy');
+  const [v] = await s.visitor({ lang: 'zh' });
+  v.send({ type: 'leave_message', id: 'lm', contact: 'a@example.com', text: '请回电' });
+  await v.next((f) => f.type === 'ack' && f.id === 'lm');
+  const ticket = Number(s.sql('SELECT id FROM tickets;').trim());
+  await v.ask('转人工', 'h1');
+  const { conv } = await a.next('assigned');
+  await v.next('agent_joined');
+  const triggers = {
+    msg: "BEFORE INSERT ON messages WHEN NEW.kind = 'agent_message'",
+    note: 'BEFORE INSERT ON notes',
+    ticket: 'BEFORE UPDATE ON tickets',
+    login: 'BEFORE INSERT ON agent_logins',
+  };
+  for (const [name, on] of Object.entries(triggers)) {
+    s.sql(`CREATE TRIGGER refuse_${name} ${on} BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;`);
+  }
+  const refused = async (frame) => {
+    a.send(frame);
+    assert.equal((await a.next((f) => f.type === 'error' && f.id === frame.id)).code, 'internal', frame.type);
+  };
+  await refused({ type: 'message', conv, text: '您好', id: 'm1' });
+  await refused({ type: 'note', conv, text: '备注', id: 'n1' });
+  await refused({ type: 'ticket_claim', ticket, id: 't1' });
+  const r = await post(s, '/api/login', { name: 'amy', password: AGENT_PW });
+  assert.deepEqual([r.status, r.body.error], [500, 'internal']);
+  await sleep(150);
+  assert.deepEqual(a.frames.filter((f) => ['m1', 'n1', 't1'].includes(f.id) || f.type === 'note'), [], 'no ack, no note shown');
+  assert.deepEqual(v.frames.filter((f) => f.type === 'agent_message'), [], 'the visitor got nothing');
+  assert.equal(s.sql(`SELECT status FROM tickets WHERE id = ${ticket};`).trim(), 'open');
+  for (const name of Object.keys(triggers)) s.sql(`DROP TRIGGER refuse_${name};`);
+  a.send({ type: 'message', conv, text: '您好', id: 'm2' });
+  const ack = await a.next((f) => f.type === 'ack' && f.id === 'm2');
+  assert.equal((await v.next('agent_message')).seq, ack.seq);
+  a.send({ type: 'note', conv, text: '备注', id: 'n2' });
+  await a.next((f) => f.type === 'ack' && f.id === 'n2');
+  a.send({ type: 'ticket_claim', ticket, id: 't2' });
+  await a.next((f) => f.type === 'ack' && f.id === 't2');
+  assert.equal(s.sql(`SELECT status FROM tickets WHERE id = ${ticket};`).trim(), 'claimed');
+  assert.equal((await post(s, '/api/login', { name: 'amy', password: AGENT_PW })).status, 200);
+  for (const c of [a, v]) c.close();
 }));
 
 // A logout the database cannot record: the token stays valid, so the agent is told (500)
