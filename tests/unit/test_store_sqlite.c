@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -196,6 +197,18 @@ static uint64_t wal_salts(void)
     return salts;
 }
 
+/* The tests below wait for the checkpointer, which looks once a second: they are bounded by
+ * time, not by a count of commits (800,000 commits were not always enough on a fast machine:
+ * appends went faster than the checkpointer's passes came). */
+#define CKPT_WAIT_MS 60000
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Under a steady stream of commits a passive checkpoint never copies the whole WAL (a commit
  * lands while it runs), and SQLite only starts over a WAL that is all copied. Past its
  * threshold (8,192 frames) the checkpointer leaves the last copy to the next write, which
@@ -208,7 +221,8 @@ static void wal_starts_over_under_load(void **state)
     const kf_store_row *r = &card;
     long t0 = kf_store_sqlite__tail_copies();
     int copied = 0;
-    for (int i = 0; i < 400000 && !copied; i++) { /* commits back to back */
+    int64_t end = mono_ms() + CKPT_WAIT_MS;
+    for (int i = 0; mono_ms() < end && !copied; i++) { /* commits back to back */
         int64_t seq;
         uint64_t before = wal_salts();
         assert_int_equal(kf_store_append(st, c.id, r, 1, 2000 + i, &seq), KF_OK);
@@ -251,7 +265,8 @@ static void tail_copied_by_the_writer(void **state)
     int batches = 0;
     /* a pass of the checkpointer running at the batch's start makes it BUSY: then the flag
      * comes again with a later pass */
-    for (int i = 0; i < 800000 && kf_store_sqlite__tail_copies() == t0; i++) {
+    int64_t end = mono_ms() + CKPT_WAIT_MS;
+    while (mono_ms() < end && kf_store_sqlite__tail_copies() == t0) {
         if (!kf_store_append_batch_due(st)) {
             assert_int_equal(kf_store_append(st, c.id, r, 1, now++, &seq), KF_OK);
             continue;
@@ -653,7 +668,8 @@ static void failed_tail_copy_is_asked_again(void **state)
     int64_t seq, now = 2000, n = 0;
     long copies = kf_store_sqlite__tail_copies();
     int failed = 0, copied_after = 0;
-    for (int i = 0; i < 800000 && !copied_after; i++) {
+    int64_t end = mono_ms() + CKPT_WAIT_MS;
+    while (mono_ms() < end && !copied_after) {
         if (!kf_store_append_batch_due(st)) {
             assert_int_equal(kf_store_append(st, c.id, r, 1, now++, &seq), KF_OK);
             n++;
