@@ -415,6 +415,21 @@ static int tickets(kf_store *st)
     return n;
 }
 
+/* Another connection stores row 1 of conv, so that the store's next append to it fails
+ * (its seq is taken): the caller deletes it and closes the connection when done. */
+static sqlite3 *hold_seq_one(int64_t conv)
+{
+    sqlite3 *db;
+    char sql[160];
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO messages(conv_id, seq, dir, kind, created) VALUES (%lld, 1, 'in', "
+             "'message', 1)",
+             (long long)conv);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    return db;
+}
+
 /* A left message: the ticket and the conversation's two rows are one transaction. When the
  * rows fail after the ticket was inserted (here a row already holding their seq), or the
  * reply cannot be made, nothing is stored, so a resend cannot leave a second ticket. */
@@ -437,14 +452,7 @@ static void ticket_with_its_rows(void **state)
     assert_int_equal(t.id, 0);
     assert_int_equal(tickets(st), 0);
 
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char sql[160];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO messages(conv_id, seq, dir, kind, created) VALUES (%lld, 1, 'in', "
-             "'message', 1)",
-             (long long)c.id);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *db = hold_seq_one(c.id);
     assert_int_not_equal(kf_store_ticket_add(st, &t, rows, 2, 2000, seqs, fill_number, buf), KF_OK);
     assert_int_equal(t.id, 0);
     assert_int_equal(tickets(st), 0);
@@ -490,14 +498,7 @@ static void survey_with_its_row(void **state)
     kf_survey sv = {c.id, hc.id, 5, 9, -1, "good"};
     int64_t seq = 0;
 
-    sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    char sql[160];
-    snprintf(sql, sizeof(sql),
-             "INSERT INTO messages(conv_id, seq, dir, kind, created) VALUES (%lld, 1, 'in', "
-             "'message', 1)",
-             (long long)c.id);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *db = hold_seq_one(c.id);
     assert_int_not_equal(kf_store_survey_add(st, &sv, &in, 1, 2000, &seq), KF_OK);
     int n = 0;
     assert_int_equal(sqlite3_exec(db, "SELECT 1 FROM surveys", count_row, &n, NULL), SQLITE_OK);
